@@ -1,0 +1,142 @@
+"""Settings from the environment, one class per component, named as in the seed runbooks.
+
+Each process loads only the settings it needs (`load(WhmcsSettings)`), so `portalctl order
+status` does not demand WHMCS credentials. A missing or malformed value raises
+`ConfigurationError` whose message is one line naming the environment variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept "30m", "1h30m", "5s", "250ms", "30d" besides what pydantic takes (seconds, ISO)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return value
+    return timedelta(seconds=sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LoggingSettings(_Settings):
+    model_config = SettingsConfigDict(env_prefix="LOG_")
+
+    format: LogFormat = LogFormat.CONSOLE
+    level: str = "INFO"
+
+
+class TemporalSettings(_Settings):
+    model_config = SettingsConfigDict(env_prefix="TEMPORAL_")
+
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "portal"
+    api_key: SecretStr | None = None
+    tls: bool = False
+    tls_client_cert_path: Path | None = None
+    tls_client_key_path: Path | None = None
+    tls_server_ca_path: Path | None = None
+
+
+class DatabaseSettings(_Settings):
+    url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL"
+    )
+    pool_max_size: int = Field(default=10, ge=1, validation_alias="DATABASE_POOL_MAX_SIZE")
+
+
+class SalesforceSettings(_Settings):
+    model_config = SettingsConfigDict(env_prefix="SF_")
+
+    login_url: str = "https://login.salesforce.com"
+    client_id: str
+    username: str
+    private_key_path: Path | None = None
+    private_key_base64: SecretStr | None = None
+    api_version: str = "62.0"
+    timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
+    ca_bundle: Path | None = Field(default=None, description="extra CA file to trust")
+
+    @model_validator(mode="after")
+    def _one_private_key_source(self) -> SalesforceSettings:
+        if self.private_key_path is None and self.private_key_base64 is None:
+            raise ValueError("set SF_PRIVATE_KEY_PATH or SF_PRIVATE_KEY_BASE64")
+        return self
+
+    def private_key_pem(self) -> bytes:
+        if self.private_key_base64 is not None:
+            return base64.b64decode(self.private_key_base64.get_secret_value())
+        assert self.private_key_path is not None
+        return self.private_key_path.read_bytes()
+
+
+class WhmcsSettings(_Settings):
+    model_config = SettingsConfigDict(env_prefix="WHMCS_")
+
+    api_url: str
+    api_identifier: SecretStr
+    api_secret: SecretStr
+    customer_number_field_id: str | None = None
+    payment_method: str = "mailin"
+    timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load(settings_class: type[SettingsT]) -> SettingsT:
+    """Read one settings class from the environment or raise a one-line ConfigurationError."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        raise ConfigurationError(_describe(settings_class, error)) from None
+
+
+def _describe(settings_class: type[BaseSettings], error: ValidationError) -> str:
+    first = error.errors()[0]
+    prefix = settings_class.model_config.get("env_prefix", "")
+    if not first["loc"]:
+        return f"configuration error: {first['msg'].removeprefix('Value error, ')}"
+    location = str(first["loc"][0])
+    fields_by_env_name = {
+        field.validation_alias
+        if isinstance(field.validation_alias, str)
+        else f"{prefix}{name}".upper(): field
+        for name, field in settings_class.model_fields.items()
+    }
+    setting = location if location in fields_by_env_name else f"{prefix}{location}".upper()
+    field = fields_by_env_name[setting]
+    if first["type"] == "missing":
+        return f"configuration error: {setting} is required"
+    shown = "" if "Secret" in str(field.annotation) else f" (got {first.get('input')!r})"
+    return f"configuration error: {setting}: {first['msg']}{shown}"

@@ -1,0 +1,65 @@
+"""WHMCS API request and response shapes the project uses (numbers arrive as strings)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _WhmcsModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PayMethod(_WhmcsModel):
+    id: int
+    type: str
+    description: str = ""
+
+
+class WhmcsClientSummary(_WhmcsModel):
+    id: int
+    firstname: str = ""
+    lastname: str = ""
+    companyname: str = ""
+    email: str = ""
+    status: str = ""
+
+
+class ClientsPage(_WhmcsModel):
+    total_results: int
+    clients: list[WhmcsClientSummary]
+
+
+class OrderLine(_WhmcsModel):
+    """One product of an order; `service_id` is WHMCS's `relid`."""
+
+    product_id: int
+    billing_cycle: str
+    quantity: int = Field(default=1, ge=1)
+
+
+class AddOrderRequest(_WhmcsModel):
+    client_id: int
+    lines: list[OrderLine] = Field(min_length=1)
+    payment_method: str
+    notes: str
+    no_invoice: bool = True
+    no_email: bool = True
+
+
+class AddOrderResult(_WhmcsModel):
+    order_id: int
+    service_ids: list[int]
+    invoice_id: int | None = None
+
+
+class WhmcsOrder(_WhmcsModel):
+    id: int
+    client_id: int
+    status: str
+    notes: str = ""
+    service_ids: list[int] = Field(default_factory=list)
+
+
+class OrdersPage(_WhmcsModel):
+    total_results: int
+    orders: list[WhmcsOrder]
