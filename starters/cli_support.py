@@ -1,0 +1,42 @@
+"""What every `portalctl` command shares: running async code, settings, the Temporal client,
+and turning a configuration mistake into one line instead of a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+from temporalio.client import Client
+
+from integrations.config import ConfigurationError, LoggingSettings, TemporalSettings, load
+from integrations.logging import configure_logging
+from integrations.temporal import connect
+
+ResultT = TypeVar("ResultT")
+
+CONFIGURATION_EXIT_CODE = 2
+
+
+def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
+    """Run a command's coroutine; configuration errors exit 2 with their one line."""
+    try:
+        configure_logging(load(LoggingSettings))
+        return asyncio.run(coroutine)
+    except ConfigurationError as error:
+        coroutine.close()
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise typer.Exit(CONFIGURATION_EXIT_CODE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+async def temporal_client() -> tuple[Client, TemporalSettings]:
+    settings = load(TemporalSettings)
+    return await connect(settings), settings
+
+
+def fail(message: str, exit_code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(exit_code)

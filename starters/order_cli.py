@@ -1,0 +1,110 @@
+"""`portalctl order ...`: start, inspect and retry `ProvisionOrder` workflows."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from integrations.config import load
+from starters.cli_support import fail, run, temporal_client
+from starters.provisioning import (
+    InvalidOrderIdError,
+    ProvisioningSettings,
+    provision_workflow_id,
+    request_provisioning,
+)
+from workflows.provision_order import ProvisionOrder
+from workflows.provision_order_models import ProvisionStatus, RetryRequest
+
+order_app = typer.Typer(help="Provision Salesforce orders into WHMCS.", no_args_is_help=True)
+
+OrderIdArgument = Annotated[str, typer.Argument(help="Salesforce Order Id (15 or 18 chars)")]
+
+
+@order_app.command("start")
+def start(order_id: OrderIdArgument) -> None:
+    """Start ProvisionOrder for an order (what the Platform Event bridge does per event)."""
+
+    async def start_workflow() -> str:
+        client, temporal = await temporal_client()
+        policy = load(ProvisioningSettings)
+        try:
+            handle = await request_provisioning(
+                client, order_id, task_queue=temporal.task_queue, policy=policy
+            )
+        except InvalidOrderIdError as error:
+            raise fail(str(error)) from None
+        return f"{handle.id} (run {handle.result_run_id})"
+
+    typer.echo(f"Provisioning requested: {run(start_workflow())}")
+
+
+@order_app.command("status")
+def status(
+    order_id: OrderIdArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
+) -> None:
+    """Current step, runs, completed steps, WHMCS ids and last error (workflow query)."""
+
+    async def query() -> ProvisionStatus:
+        client, _ = await temporal_client()
+        handle = client.get_workflow_handle_for(ProvisionOrder.run, provision_workflow_id(order_id))
+        try:
+            return await handle.query(ProvisionOrder.status)
+        except RPCError as error:
+            raise _not_found_or(error, order_id) from None
+
+    result = run(query())
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        return
+    error = result.last_error
+    rows = {
+        "order": result.order_id,
+        "activation status": result.activation_status or "-",
+        "current step": result.current_step or "-",
+        "runs": result.runs,
+        "completed steps": ", ".join(result.completed_steps) or "-",
+        "WHMCS order": result.whmcs_order_id or "-",
+        "WHMCS services": ", ".join(f"{k}={v}" for k, v in result.service_ids_by_item.items())
+        or "-",
+        "last error": f"{error.code} {error.message} (at {error.step})" if error else "-",
+        "waiting for retry": "yes" if result.waiting_for_retry else "no",
+    }
+    for label, value in rows.items():
+        typer.echo(f"{label:>18}: {value}")
+
+
+@order_app.command("retry")
+def retry(
+    order_id: OrderIdArgument,
+    reason: Annotated[str | None, typer.Option(help="why, for the workflow's log")] = None,
+) -> None:
+    """Manual retry of a Failed order: resumes at the failed step."""
+
+    async def request_retry() -> str:
+        client, _ = await temporal_client()
+        handle = client.get_workflow_handle_for(ProvisionOrder.run, provision_workflow_id(order_id))
+        try:
+            answer = await handle.execute_update(
+                ProvisionOrder.request_retry, RetryRequest(reason=reason or "portalctl order retry")
+            )
+        except RPCError as error:
+            raise _not_found_or(error, order_id) from None
+        except WorkflowUpdateFailedError as error:
+            raise fail(f"Retry refused: {error.cause or error}") from None
+        return answer.message
+
+    typer.echo(run(request_retry()))
+
+
+def _not_found_or(error: RPCError, order_id: str) -> Exception:
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return fail(f"No provisioning workflow for order {order_id}")
+    if error.status == RPCStatusCode.FAILED_PRECONDITION:
+        return fail(f"The provisioning workflow for order {order_id} has already finished")
+    return error

@@ -1,0 +1,63 @@
+"""Starting `ProvisionOrder`: the one place that knows its id and start semantics.
+
+Signal-with-start with USE_EXISTING: a duplicate or replayed request never makes a second
+workflow; for a Failed workflow that waits, the signal is a manual retry.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+
+from integrations.salesforce.models import is_record_id
+from workflows.provision_order import ProvisionOrder
+from workflows.provision_order_models import (
+    ProvisionOrderInput,
+    ProvisionOrderResult,
+    ProvisionPolicy,
+    RetryRequest,
+)
+from workflows.search_attributes import ORDER_ID
+
+
+class ProvisioningSettings(BaseSettings, ProvisionPolicy):
+    """PROVISION_MAX_ATTEMPTS, PROVISION_RETRY_INITIAL_INTERVAL, PROVISION_MANUAL_RETRY_WAIT."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVISION_", extra="ignore", frozen=True)
+
+
+class InvalidOrderIdError(ValueError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"{order_id!r} is not a Salesforce Order Id (15 or 18 letters/digits)")
+
+
+def provision_workflow_id(order_id: str) -> str:
+    return f"provision-{order_id}"
+
+
+async def request_provisioning(
+    client: Client,
+    order_id: str,
+    *,
+    task_queue: str,
+    policy: ProvisionPolicy,
+    event_id: str | None = None,
+    idem_key: str | None = None,
+) -> WorkflowHandle[ProvisionOrder, ProvisionOrderResult]:
+    if not is_record_id(order_id):
+        raise InvalidOrderIdError(order_id)
+    return await client.start_workflow(
+        ProvisionOrder.run,
+        ProvisionOrderInput(order_id=order_id, idem_key=idem_key, event_id=event_id, policy=policy),
+        id=provision_workflow_id(order_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="retry",
+        start_signal_args=[RetryRequest(event_id=event_id, reason="provisioning requested")],
+        search_attributes=TypedSearchAttributes([SearchAttributePair(ORDER_ID, order_id)]),
+    )

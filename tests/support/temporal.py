@@ -1,0 +1,47 @@
+"""Temporal environments for tests: the time-skipping server, the local dev server, or an
+existing server (`--workflow-environment=host:port`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from integrations.temporal import (
+    add_search_attributes,
+    bundled_binary,
+    register_search_attributes,
+)
+from workflows import search_attributes
+
+TIME_SKIPPING = "time-skipping"
+LOCAL = "local"
+
+
+@asynccontextmanager
+async def workflow_environment(kind: str) -> AsyncIterator[WorkflowEnvironment]:
+    if kind == TIME_SKIPPING:
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=bundled_binary("temporal-test-server"),
+        )
+    elif kind == LOCAL:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=bundled_binary("temporal"),
+            search_attributes=search_attributes.ALL,
+        )
+    else:
+        client = await Client.connect(kind, data_converter=pydantic_data_converter)
+        env = WorkflowEnvironment.from_client(client)
+    try:
+        if kind == TIME_SKIPPING:  # the test server cannot list search attributes
+            await add_search_attributes(env.client, search_attributes.ALL)
+        elif kind != LOCAL:
+            await register_search_attributes(env.client, search_attributes.ALL)
+        yield env
+    finally:
+        await env.shutdown()

@@ -1,0 +1,371 @@
+"""`ProvisionOrder`: an approved Salesforce Order becomes an accepted WHMCS order, and the
+result is written back to Salesforce.
+
+One activity per external call. A step that still fails after its retries is written back as
+`Activation_Status__c='Failed'` with a code and a reason; the workflow then waits, durably,
+for a manual retry, which resumes at the failed step: completed steps are never repeated.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.mapping import MappingActivities, OrderMapping
+    from activities.salesforce import (
+        ActivationFailure,
+        ActivationSuccess,
+        OrderRef,
+        SalesforceActivities,
+    )
+    from activities.whmcs import (
+        AcceptOrderRequest,
+        ClientRef,
+        CreateOrderRequest,
+        WhmcsActivities,
+    )
+    from integrations.salesforce.models import ActivationStatus, Order
+    from workflows.provision_order_models import (
+        ProvisionOrderInput,
+        ProvisionOrderResult,
+        ProvisionOutcome,
+        ProvisionStatus,
+        ProvisionStep,
+        RetryAnswer,
+        RetryRequest,
+        StepFailure,
+    )
+    from workflows.search_attributes import ACTIVATION_STATUS
+    from workflows.task_queues import TaskQueues
+
+ALREADY_IN_PROGRESS = "Already in progress"
+SKIPPED_STATUS = "Skipped"
+VENDOR_CALL_TIMEOUT = timedelta(minutes=1)
+
+_STEP_DESCRIPTIONS = {
+    ProvisionStep.VALIDATION: "reading the Order and checking it is Activating",
+    ProvisionStep.SF_STATUS_UPDATE: "marking the Order as Activating in Salesforce",
+    ProvisionStep.ORDER_DETAILS: "collecting items, quantities and billing cycles",
+    ProvisionStep.MAPPING: "mapping the Account to a WHMCS client and items to products",
+    ProvisionStep.PAYMENT_METHOD: "checking the WHMCS client has a payment method",
+    ProvisionStep.WHMCS_CREATE: "creating the WHMCS order",
+    ProvisionStep.WHMCS_ACCEPT: "accepting the WHMCS order",
+    ProvisionStep.SF_SUCCESS_UPDATE: "writing Activated and the WHMCS ids to Salesforce",
+}
+
+
+class _NotActivatingError(Exception):
+    """The guard: only an Order in `Activating` is provisioned."""
+
+
+class _StepFailedError(Exception):
+    def __init__(self, failure: StepFailure) -> None:
+        super().__init__(f"{failure.step}: {failure.code} {failure.message}")
+        self.failure = failure
+
+    @classmethod
+    def of(cls, step: ProvisionStep, code: str, message: str) -> _StepFailedError:
+        return cls(StepFailure(step=step, code=code, message=message))
+
+
+def _failure_of(step: ProvisionStep, error: ActivityError) -> StepFailure:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        code = str(cause.details[0]) if cause.details else cause.type or "ERROR"
+        return StepFailure(step=step, code=code, message=cause.message)
+    if isinstance(cause, TimeoutError):
+        return StepFailure(step=step, code="ETIMEOUT", message="Activity timed out")
+    return StepFailure(step=step, code="ERROR", message=str(cause or error))
+
+
+@workflow.defn
+class ProvisionOrder:
+    @workflow.init
+    def __init__(self, input: ProvisionOrderInput) -> None:
+        self._input = input
+        self._status = ProvisionStatus(order_id=input.order_id)
+        self._handled_events = {input.event_id} if input.event_id else set()
+        self._retry_requested = False
+        self._queues = TaskQueues.for_base(workflow.info().task_queue)
+        self._retry_policy = RetryPolicy(
+            initial_interval=input.policy.retry_initial_interval,
+            backoff_coefficient=2.0,
+            maximum_attempts=input.policy.max_attempts,
+        )
+        self._order: Order | None = None
+        self._mapping: OrderMapping | None = None
+
+    @workflow.run
+    async def run(self, input: ProvisionOrderInput) -> ProvisionOrderResult:
+        workflow.logger.info("Starting fulfillment orchestration", extra=self._log_context())
+        while True:
+            try:
+                await self._run_remaining_steps()
+                return self._finish(ProvisionOutcome.ACTIVATED, ActivationStatus.ACTIVATED)
+            except _NotActivatingError as guard:
+                return self._finish(ProvisionOutcome.SKIPPED, SKIPPED_STATUS, reason=str(guard))
+            except _StepFailedError as failed:
+                await self._report_failure(failed.failure)
+            if not await self._wait_for_retry():
+                reason = f"no retry within {input.policy.manual_retry_wait}"
+                return self._finish(ProvisionOutcome.FAILED, ActivationStatus.FAILED, reason=reason)
+
+    @workflow.query
+    def status(self) -> ProvisionStatus:
+        return self._status
+
+    @workflow.signal
+    def retry(self, request: RetryRequest) -> None:
+        """Manual retry from the Temporal UI or a new Platform Event (signal-with-start)."""
+        self._accept_retry(request)
+
+    @workflow.update
+    def request_retry(self, request: RetryRequest) -> RetryAnswer:
+        """Manual retry that answers, for `portalctl order retry`."""
+        return self._accept_retry(request)
+
+    def _accept_retry(self, request: RetryRequest) -> RetryAnswer:
+        if request.event_id is not None:
+            if request.event_id in self._handled_events:
+                return RetryAnswer(accepted=False, message="Event already handled")
+            self._handled_events.add(request.event_id)
+        failure = self._status.last_error
+        if not self._status.waiting_for_retry or self._retry_requested or failure is None:
+            workflow.logger.info(ALREADY_IN_PROGRESS, extra=self._log_context())
+            return RetryAnswer(accepted=False, message=ALREADY_IN_PROGRESS)
+        self._retry_requested = True
+        workflow.logger.info(
+            "Manual retry requested", extra={**self._log_context(), "reason": request.reason}
+        )
+        return RetryAnswer(accepted=True, message=f"Retry accepted: resuming at {failure.step}")
+
+    async def _run_remaining_steps(self) -> None:
+        if self._status.runs > 1:
+            # A manual retry shows the order as Activating again, with last errors cleared,
+            # as Salesforce's "Provision / Retry" button does.
+            await self._run_step(ProvisionStep.SF_STATUS_UPDATE, self._mark_activating)
+        for step, action in self._steps():
+            if step not in self._status.completed_steps:
+                await self._run_step(step, action)
+
+    def _steps(self) -> list[tuple[ProvisionStep, Callable[[], Awaitable[None]]]]:
+        return [
+            (ProvisionStep.VALIDATION, self._validate),
+            (ProvisionStep.SF_STATUS_UPDATE, self._mark_activating),
+            (ProvisionStep.ORDER_DETAILS, self._check_order_details),
+            (ProvisionStep.MAPPING, self._map_order),
+            (ProvisionStep.PAYMENT_METHOD, self._require_payment_method),
+            (ProvisionStep.WHMCS_CREATE, self._create_whmcs_order),
+            (ProvisionStep.WHMCS_ACCEPT, self._accept_whmcs_order),
+            (ProvisionStep.SF_SUCCESS_UPDATE, self._mark_activated),
+        ]
+
+    async def _run_step(self, step: ProvisionStep, action: Callable[[], Awaitable[None]]) -> None:
+        self._status.current_step = step
+        number = list(ProvisionStep).index(step) + 1
+        workflow.set_current_details(
+            f"Step {number} of {len(ProvisionStep)}, {step}: {_STEP_DESCRIPTIONS[step]}"
+        )
+        try:
+            await action()
+        except ActivityError as error:
+            raise _StepFailedError(_failure_of(step, error)) from error
+        if step not in self._status.completed_steps:
+            self._status.completed_steps.append(step)
+        workflow.logger.info(step.value, extra={**self._log_context(), "step": step.value})
+
+    async def _validate(self) -> None:
+        self._order = await self._call(
+            SalesforceActivities.load_order,
+            OrderRef(order_id=self._input.order_id),
+            queue=self._queues.salesforce,
+            summary="read the Order with its items",
+        )
+        status = self._order.activation_status
+        self._status.activation_status = status
+        if status == ActivationStatus.ACTIVATED:
+            raise _NotActivatingError("Order is already Activated")
+        if status != ActivationStatus.ACTIVATING:
+            raise _NotActivatingError(f"Activation_Status__c is {status!r}, not 'Activating'")
+
+    async def _mark_activating(self) -> None:
+        await self._call(
+            SalesforceActivities.mark_order_activating,
+            OrderRef(order_id=self._input.order_id),
+            queue=self._queues.salesforce,
+            summary="Activation_Status__c = Activating, clear last error",
+        )
+        self._set_activation_status(ActivationStatus.ACTIVATING)
+
+    async def _check_order_details(self) -> None:
+        """No call needed: the validation query already read the items and their products."""
+        if not self._loaded_order().items:
+            raise _StepFailedError(
+                StepFailure(
+                    step=ProvisionStep.ORDER_DETAILS,
+                    code="VALIDATION",
+                    message="Order has no items",
+                )
+            )
+
+    async def _map_order(self) -> None:
+        self._mapping = await self._call(
+            MappingActivities.map_order,
+            self._loaded_order(),
+            queue=self._queues.portal,
+            summary="Account -> WHMCS client, items -> WHMCS products",
+        )
+
+    async def _require_payment_method(self) -> None:
+        client_id = self._order_mapping().whmcs_client_id
+        await self._call(
+            WhmcsActivities.require_payment_method,
+            ClientRef(client_id=client_id),
+            queue=self._queues.whmcs,
+            summary=f"GetPayMethods for WHMCS client {client_id}",
+        )
+
+    async def _create_whmcs_order(self) -> None:
+        mapping = self._order_mapping()
+        created = await self._call(
+            WhmcsActivities.create_order,
+            CreateOrderRequest(
+                sf_order_id=self._input.order_id,
+                client_id=mapping.whmcs_client_id,
+                lines=list(mapping.lines),
+            ),
+            queue=self._queues.whmcs,
+            summary=f"AddOrder for WHMCS client {mapping.whmcs_client_id}, "
+            f"{len(mapping.lines)} item(s)",
+        )
+        if len(created.service_ids) != len(mapping.lines):
+            raise _StepFailedError.of(
+                ProvisionStep.WHMCS_CREATE,
+                "WHMCS",
+                f"WHMCS order {created.order_id} has {len(created.service_ids)} services "
+                f"for {len(mapping.lines)} items",
+            )
+        self._status.whmcs_order_id = created.order_id
+        self._status.service_ids_by_item = {
+            line.order_item_id: service_id
+            for line, service_id in zip(mapping.lines, created.service_ids, strict=True)
+        }
+
+    async def _accept_whmcs_order(self) -> None:
+        order_id = self._whmcs_order_id()
+        await self._call(
+            WhmcsActivities.accept_order,
+            AcceptOrderRequest(order_id=order_id),
+            queue=self._queues.whmcs,
+            summary=f"AcceptOrder {order_id}",
+        )
+
+    async def _mark_activated(self) -> None:
+        await self._call(
+            SalesforceActivities.mark_order_activated,
+            ActivationSuccess(
+                order_id=self._input.order_id,
+                whmcs_order_id=self._whmcs_order_id(),
+                service_ids_by_item=self._status.service_ids_by_item,
+            ),
+            queue=self._queues.salesforce,
+            summary=f"Activated, WHMCS order {self._whmcs_order_id()}",
+        )
+
+    async def _report_failure(self, failure: StepFailure) -> None:
+        self._status.last_error = failure
+        self._set_activation_status(ActivationStatus.FAILED)
+        context = {**self._log_context(), **failure.model_dump(mode="json")}
+        workflow.logger.error("Order marked Failed", extra=context)
+        try:
+            await self._call(
+                SalesforceActivities.mark_order_failed,
+                ActivationFailure(
+                    order_id=self._input.order_id,
+                    error_code=failure.code,
+                    error_message=failure.message,
+                ),
+                queue=self._queues.salesforce,
+                summary=f"Activation_Status__c = Failed ({failure.code})",
+            )
+        except ActivityError as error:
+            workflow.logger.error(
+                "Could not write the Failed status to Salesforce",
+                extra={**context, "write_back_error": str(error.cause or error)},
+            )
+
+    async def _wait_for_retry(self) -> bool:
+        failure = self._status.last_error
+        assert failure is not None
+        workflow.set_current_details(
+            f"waiting for manual retry: {failure.code} {failure.message} (failed at "
+            f"{failure.step}). Retry with `portalctl order retry {self._input.order_id}` or "
+            "Provision / Retry in Salesforce."
+        )
+        self._status.waiting_for_retry = True
+        self._retry_requested = False
+        try:
+            await workflow.wait_condition(
+                lambda: self._retry_requested, timeout=self._input.policy.manual_retry_wait
+            )
+        except builtins.TimeoutError:
+            return False
+        finally:
+            self._status.waiting_for_retry = False
+        self._status.runs += 1
+        return True
+
+    def _finish(
+        self, outcome: ProvisionOutcome, activation_status: str, reason: str | None = None
+    ) -> ProvisionOrderResult:
+        self._set_activation_status(activation_status)
+        self._status.current_step = None
+        workflow.set_current_details(f"{outcome}" + (f": {reason}" if reason else ""))
+        workflow.logger.info(
+            f"Provisioning {outcome}", extra={**self._log_context(), "reason": reason}
+        )
+        return ProvisionOrderResult(
+            order_id=self._input.order_id,
+            outcome=outcome,
+            reason=reason,
+            whmcs_order_id=self._status.whmcs_order_id,
+            service_ids_by_item=self._status.service_ids_by_item,
+        )
+
+    async def _call(
+        self, activity: Callable[..., Any], arg: Any, *, queue: str, summary: str
+    ) -> Any:
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            task_queue=queue,
+            start_to_close_timeout=VENDOR_CALL_TIMEOUT,
+            retry_policy=self._retry_policy,
+            summary=summary,
+        )
+
+    def _set_activation_status(self, status: str) -> None:
+        self._status.activation_status = status
+        workflow.upsert_search_attributes([ACTIVATION_STATUS.value_set(status)])
+
+    def _log_context(self) -> dict[str, Any]:
+        return {"order_id": self._input.order_id, "run": self._status.runs}
+
+    def _loaded_order(self) -> Order:
+        assert self._order is not None, "validation runs first"
+        return self._order
+
+    def _order_mapping(self) -> OrderMapping:
+        assert self._mapping is not None, "mapping runs first"
+        return self._mapping
+
+    def _whmcs_order_id(self) -> int:
+        assert self._status.whmcs_order_id is not None, "whmcs_create runs first"
+        return self._status.whmcs_order_id

@@ -1,0 +1,8 @@
+"""Search attributes the workflows set; register them on the namespace (see README)."""
+
+from temporalio.common import SearchAttributeKey
+
+ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+ACTIVATION_STATUS = SearchAttributeKey.for_keyword("ActivationStatus")
+
+ALL = [ORDER_ID, ACTIVATION_STATUS]

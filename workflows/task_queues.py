@@ -1,0 +1,17 @@
+"""Task queue names. One queue per rate-limited vendor, so that a task-queue rate limit on
+the worker protects each vendor across all workers; workflows and cheap database work run
+on the base queue."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class TaskQueues(BaseModel):
+    portal: str
+    salesforce: str
+    whmcs: str
+
+    @classmethod
+    def for_base(cls, base: str) -> TaskQueues:
+        return cls(portal=base, salesforce=f"{base}-salesforce", whmcs=f"{base}-whmcs")
