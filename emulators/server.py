@@ -18,7 +18,7 @@ class EmulatorServer:
     def __init__(
         self, app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None
     ) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host = host

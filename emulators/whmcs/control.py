@@ -1,0 +1,67 @@
+"""Typed client for the WHMCS emulator's control API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from pydantic import TypeAdapter
+
+from emulators.control_client import EmulatorControl
+from emulators.whmcs.records import (
+    ApiCredential,
+    ClientRecord,
+    NewClient,
+    NewProduct,
+    OrderRecord,
+    PayMethodFields,
+    PayMethodRecord,
+    ProductRecord,
+)
+
+_ORDERS = TypeAdapter(list[OrderRecord])
+
+
+class WhmcsEmulatorControl(EmulatorControl):
+    def create_client(self, client: NewClient | None = None) -> ClientRecord:
+        """Create a client (defaults: an active client without pay methods)."""
+        payload = (client or NewClient()).model_dump(mode="json", exclude_none=True)
+        return ClientRecord.model_validate(self.post("/clients", payload))
+
+    def add_pay_method(
+        self, client_id: int, pay_method: PayMethodFields | None = None
+    ) -> PayMethodRecord:
+        """Add a pay method (default: a bank account) to an existing client."""
+        payload = (pay_method or PayMethodFields()).model_dump(mode="json")
+        return PayMethodRecord.model_validate(
+            self.post(f"/clients/{client_id}/paymethods", payload)
+        )
+
+    def remove_pay_methods(self, client_id: int, pay_method_id: int | None = None) -> None:
+        """Remove one pay method, or every pay method of the client when no id is given."""
+        path = f"/clients/{client_id}/paymethods"
+        if pay_method_id is not None:
+            path = f"{path}/{pay_method_id}"
+        self._http.delete(path).raise_for_status()
+
+    def add_product(
+        self, name: str, *, product_id: int | None = None, price: Decimal = Decimal("0.00")
+    ) -> ProductRecord:
+        payload = NewProduct(id=product_id, name=name, price=price).model_dump(
+            mode="json", exclude_none=True
+        )
+        return ProductRecord.model_validate(self.post("/products", payload))
+
+    def orders(self, client_id: int | None = None) -> list[OrderRecord]:
+        """Orders as stored, newest first."""
+        params = None if client_id is None else {"client_id": str(client_id)}
+        return _ORDERS.validate_python(self.get("/orders", params))
+
+    def set_credentials(self, *credentials: ApiCredential) -> None:
+        """Replace the accepted API credentials; pass two to overlap old and new in a rotation."""
+        payload = [credential.model_dump() for credential in credentials]
+        self._http.put("/credentials", json=payload).raise_for_status()
+
+    def set_allowed_ips(self, ips: Sequence[str]) -> None:
+        """Restrict API access to these addresses; an empty list allows every address."""
+        self._http.put("/allowed-ips", json=list(ips)).raise_for_status()

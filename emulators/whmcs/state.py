@@ -1,0 +1,257 @@
+"""The WHMCS emulator's in-memory database: clients, pay methods, products, orders, access.
+
+Every method takes the lock, so the API (event loop thread) and a test seeding state
+directly (another thread) never see half an order. Reads return copies.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from emulators.whmcs.records import (
+    ApiCredential,
+    ClientFields,
+    ClientRecord,
+    NewClient,
+    NewProduct,
+    OrderRecord,
+    PayMethodFields,
+    PayMethodRecord,
+    ProductRecord,
+    ServiceRecord,
+)
+
+BILLING_CYCLES = frozenset(
+    {
+        "free",
+        "onetime",
+        "monthly",
+        "quarterly",
+        "semiannually",
+        "annually",
+        "biennially",
+        "triennially",
+    }
+)
+PAYMENT_METHODS = frozenset({"mailin", "banktransfer", "stripe", "paypal"})
+
+
+class WhmcsApiError(Exception):
+    """A request WHMCS refuses; `message` is WHMCS's own wording."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OrderLineDraft:
+    product_id: int
+    billing_cycle: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    client_id: int
+    lines: list[OrderLineDraft]
+    payment_method: str
+    notes: str
+    create_invoice: bool
+
+
+@dataclass
+class _Tables:
+    credentials: list[ApiCredential]
+    allowed_ips: list[str] = field(default_factory=list)
+    clients: dict[int, ClientRecord] = field(default_factory=dict)
+    products: dict[int, ProductRecord] = field(default_factory=dict)
+    orders: dict[int, OrderRecord] = field(default_factory=dict)
+    last_ids: Counter[str] = field(default_factory=Counter)
+
+    def allocate_id(self, kind: str, chosen: int | None = None) -> int:
+        new_id = chosen if chosen is not None else self.last_ids[kind] + 1
+        self.last_ids[kind] = max(self.last_ids[kind], new_id)
+        return new_id
+
+    def client(self, client_id: int, *, not_found: str = "Client Not Found") -> ClientRecord:
+        if client_id not in self.clients:
+            raise WhmcsApiError(not_found)
+        return self.clients[client_id]
+
+
+class WhmcsState:
+    def __init__(self, credential: ApiCredential) -> None:
+        self._initial_credential = credential
+        self._lock = threading.Lock()
+        self._tables = _Tables(credentials=[credential])
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tables = _Tables(credentials=[self._initial_credential])
+
+    def set_credentials(self, credentials: list[ApiCredential]) -> None:
+        """Replace the accepted API credentials (several at once during a rotation)."""
+        with self._lock:
+            self._tables.credentials = list(credentials)
+
+    def is_authorized(self, identifier: str, secret: str) -> bool:
+        with self._lock:
+            return any(
+                secrets.compare_digest(identifier, credential.identifier)
+                and secrets.compare_digest(secret, credential.secret)
+                for credential in self._tables.credentials
+            )
+
+    def set_allowed_ips(self, ips: list[str]) -> None:
+        """An empty list allows every address, like WHMCS without an API IP allow list."""
+        with self._lock:
+            self._tables.allowed_ips = list(ips)
+
+    def is_ip_allowed(self, ip: str) -> bool:
+        with self._lock:
+            return not self._tables.allowed_ips or ip in self._tables.allowed_ips
+
+    def add_client(self, new_client: NewClient) -> ClientRecord:
+        """Create the client, or replace the one with the same chosen id."""
+        with self._lock:
+            tables = self._tables
+            client = ClientRecord(
+                **new_client.model_dump(include=set(ClientFields.model_fields)),
+                id=tables.allocate_id("client", new_client.id),
+                datecreated=date.today(),
+                paymethods=[
+                    PayMethodRecord(**fields.model_dump(), id=tables.allocate_id("paymethod"))
+                    for fields in new_client.paymethods
+                ],
+            )
+            tables.clients[client.id] = client
+            return client.model_copy(deep=True)
+
+    def add_pay_method(self, client_id: int, fields: PayMethodFields) -> PayMethodRecord:
+        with self._lock:
+            client = self._tables.client(client_id)
+            pay_method = PayMethodRecord(
+                **fields.model_dump(), id=self._tables.allocate_id("paymethod")
+            )
+            client.paymethods.append(pay_method)
+            return pay_method.model_copy()
+
+    def remove_pay_methods(self, client_id: int, pay_method_id: int | None = None) -> None:
+        """Remove one pay method of the client, or all of them when no id is given."""
+        with self._lock:
+            client = self._tables.client(client_id)
+            kept = [
+                method for method in client.paymethods if pay_method_id not in (None, method.id)
+            ]
+            if pay_method_id is not None and len(kept) == len(client.paymethods):
+                raise WhmcsApiError("Pay Method Not Found")
+            client.paymethods = kept
+
+    def add_product(self, new_product: NewProduct) -> ProductRecord:
+        """Create the product, or replace the one with the same chosen id."""
+        with self._lock:
+            product = ProductRecord(
+                **new_product.model_dump(exclude={"id"}),
+                id=self._tables.allocate_id("product", new_product.id),
+            )
+            self._tables.products[product.id] = product
+            return product.model_copy()
+
+    def clients(self, search: str | None = None) -> list[ClientRecord]:
+        """Clients by id; `search` matches name, company or email, case-insensitively."""
+        needle = (search or "").lower()
+        with self._lock:
+            return [
+                client.model_copy(deep=True)
+                for _, client in sorted(self._tables.clients.items())
+                if needle in _searchable_text(client)
+            ]
+
+    def pay_methods(self, client_id: int) -> list[PayMethodRecord]:
+        with self._lock:
+            return [method.model_copy() for method in self._tables.client(client_id).paymethods]
+
+    def orders(
+        self,
+        *,
+        order_id: int | None = None,
+        client_id: int | None = None,
+        status: str | None = None,
+    ) -> list[OrderRecord]:
+        """Matching orders, newest (highest id) first, as WHMCS lists them."""
+        with self._lock:
+            return [
+                order.model_copy(deep=True)
+                for _, order in sorted(self._tables.orders.items(), reverse=True)
+                if order_id in (None, order.id)
+                and client_id in (None, order.client_id)
+                and status in (None, order.status)
+            ]
+
+    def add_order(self, draft: OrderDraft) -> OrderRecord:
+        with self._lock:
+            tables = self._tables
+            tables.client(draft.client_id, not_found="Client ID Not Found")
+            _check_order_draft(tables, draft)
+            services = [_new_service(tables, line) for line in draft.lines]
+            order_id = tables.allocate_id("order")
+            order = OrderRecord(
+                id=order_id,
+                ordernum=f"{7_000_000_000 + order_id * 7919}",
+                client_id=draft.client_id,
+                date=datetime.now().replace(microsecond=0),
+                amount=sum((service.amount for service in services), Decimal("0.00")),
+                payment_method=draft.payment_method,
+                invoice_id=tables.allocate_id("invoice") if draft.create_invoice else 0,
+                status="Pending",
+                notes=draft.notes,
+                services=services,
+            )
+            tables.orders[order.id] = order
+            return order.model_copy(deep=True)
+
+    def accept_order(self, order_id: int) -> None:
+        with self._lock:
+            order = self._tables.orders.get(order_id)
+            if order is None or order.status != "Pending":
+                raise WhmcsApiError("Order ID not found or Status not Pending")
+            order.status = "Active"
+            for service in order.services:
+                service.status = "Active"
+
+
+def _searchable_text(client: ClientRecord) -> str:
+    parts = (client.firstname, client.lastname, client.companyname, client.email)
+    return " ".join(parts).lower()
+
+
+def _check_order_draft(tables: _Tables, draft: OrderDraft) -> None:
+    if not draft.lines:
+        raise WhmcsApiError("No items added to cart so order cannot proceed")
+    for line in draft.lines:
+        if line.product_id not in tables.products:
+            raise WhmcsApiError("Product ID Invalid")
+        if line.billing_cycle not in BILLING_CYCLES:
+            raise WhmcsApiError("Invalid Billing Cycle")
+    if draft.payment_method not in PAYMENT_METHODS:
+        raise WhmcsApiError("Invalid Payment Method")
+
+
+def _new_service(tables: _Tables, line: OrderLineDraft) -> ServiceRecord:
+    product = tables.products[line.product_id]
+    return ServiceRecord(
+        id=tables.allocate_id("service"),
+        product_id=product.id,
+        product_name=product.name,
+        product_type=product.type,
+        billing_cycle=line.billing_cycle,
+        quantity=line.quantity,
+        amount=product.price * line.quantity,
+        status="Pending",
+    )

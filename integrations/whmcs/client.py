@@ -1,0 +1,234 @@
+"""Async client for the WHMCS API (`POST api.php`, form-encoded, JSON answers).
+
+Every failure becomes an `IntegrationError` whose `code` an operator can act on:
+ETIMEOUT, ECONNECTION, EBADRESPONSE, 429, 5xx (transient); AUTH, WHMCS (business).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from integrations.config import WhmcsSettings
+from integrations.errors import (
+    AuthenticationError,
+    BusinessError,
+    IntegrationError,
+    TransientError,
+)
+from integrations.whmcs.models import (
+    AddOrderRequest,
+    AddOrderResult,
+    ClientsPage,
+    OrdersPage,
+    PayMethod,
+    WhmcsClientSummary,
+    WhmcsOrder,
+)
+
+log = structlog.get_logger(__name__)
+
+Json = dict[str, Any]
+
+ORDER_NOT_PENDING_MESSAGE = "Order ID not found or Status not Pending"
+_AUTHENTICATION_MESSAGES = ("Authentication Failed", "Invalid IP")
+ORDERS_PAGE_SIZE = 25
+
+
+class OrderNotPendingError(BusinessError):
+    """AcceptOrder refused: the order does not exist or is no longer Pending."""
+
+
+class WhmcsClient:
+    def __init__(self, settings: WhmcsSettings) -> None:
+        self._settings = settings
+        self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_clients(self, *, limit: int = 1, search: str | None = None) -> ClientsPage:
+        params = {"limitnum": str(limit)}
+        if search is not None:
+            params["search"] = search
+        body = await self._call("GetClients", params)
+        return ClientsPage(
+            total_results=body["totalresults"],
+            clients=[
+                WhmcsClientSummary.model_validate(client)
+                for client in _nested_list(body, "clients", "client")
+            ],
+        )
+
+    async def get_pay_methods(self, client_id: int) -> list[PayMethod]:
+        body = await self._call("GetPayMethods", {"clientid": str(client_id)})
+        return [PayMethod.model_validate(method) for method in body.get("paymethods") or []]
+
+    async def get_orders(
+        self,
+        *,
+        order_id: int | None = None,
+        client_id: int | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = ORDERS_PAGE_SIZE,
+    ) -> OrdersPage:
+        filters = {"id": order_id, "userid": client_id, "status": status}
+        params = {name: str(value) for name, value in filters.items() if value is not None}
+        params |= {"limitstart": str(offset), "limitnum": str(limit)}
+        body = await self._call("GetOrders", params)
+        return OrdersPage(
+            total_results=body["totalresults"],
+            orders=[_order_from_json(order) for order in _nested_list(body, "orders", "order")],
+        )
+
+    async def find_order_by_note(self, client_id: int, note: str) -> WhmcsOrder | None:
+        """The client's order whose notes have `note` as one of their lines, if any.
+
+        A whole-line match tolerates notes an operator appends later, and keeps a 15-character
+        Salesforce id from matching an 18-character one that starts with it.
+        """
+        offset = 0
+        while True:
+            page = await self.get_orders(client_id=client_id, offset=offset)
+            for order in page.orders:
+                if note in (line.strip() for line in order.notes.splitlines()):
+                    return order
+            offset += len(page.orders)
+            if not page.orders or offset >= page.total_results:
+                return None
+
+    async def add_order(self, request: AddOrderRequest) -> AddOrderResult:
+        body = await self._call("AddOrder", _add_order_params(request))
+        service_ids = str(body.get("serviceids") or "")
+        return AddOrderResult(
+            order_id=body["orderid"],
+            service_ids=[int(service_id) for service_id in service_ids.split(",") if service_id],
+            invoice_id=int(body.get("invoiceid") or 0) or None,
+        )
+
+    async def accept_order(self, order_id: int) -> None:
+        try:
+            await self._call("AcceptOrder", {"orderid": str(order_id)})
+        except BusinessError as error:
+            if error.message == ORDER_NOT_PENDING_MESSAGE:
+                raise OrderNotPendingError(error.code, error.message) from error
+            raise
+
+    async def _call(self, action: str, params: dict[str, str]) -> Json:
+        started = time.monotonic()
+        try:
+            body = await self._post(action, params)
+        except IntegrationError as error:
+            log.warning("whmcs call failed", action=action, code=error.code, **_elapsed(started))
+            raise
+        log.info("whmcs call", action=action, result="success", **_elapsed(started))
+        return body
+
+    async def _post(self, action: str, params: dict[str, str]) -> Json:
+        form = {
+            "identifier": self._settings.api_identifier.get_secret_value(),
+            "secret": self._settings.api_secret.get_secret_value(),
+            "action": action,
+            "responsetype": "json",
+            **params,
+        }
+        try:
+            response = await self._http.post(self._settings.api_url, data=form)
+        except httpx.TimeoutException as error:
+            timeout_ms = self._settings.timeout
+            raise TransientError("ETIMEOUT", f"{action} timed out after {timeout_ms} ms") from error
+        except httpx.TransportError as error:
+            raise TransientError("ECONNECTION", f"{action}: {error!r}") from error
+        return _interpret(action, response)
+
+
+def _interpret(action: str, response: httpx.Response) -> Json:
+    status = response.status_code
+    if status == 429:
+        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+        raise TransientError("429", f"{action} rate limited", retry_after=retry_after)
+    if status >= 500:
+        raise TransientError(str(status), f"{action} failed with HTTP {status}")
+    body = _json_body(response)
+    if body is None:
+        if status == 403:
+            raise AuthenticationError("AUTH", f"{action} forbidden (HTTP 403)")
+        if status != 200:
+            raise BusinessError(str(status), f"{action} failed with HTTP {status}")
+        raise TransientError("EBADRESPONSE", f"{action} answered something other than JSON")
+    if body.get("result") != "success":
+        raise _refusal(str(body.get("message") or f"{action} failed (HTTP {status})"))
+    return body
+
+
+def _refusal(message: str) -> BusinessError:
+    if message.startswith(_AUTHENTICATION_MESSAGES):
+        return AuthenticationError("AUTH", message)
+    return BusinessError("WHMCS", message)
+
+
+def _json_body(response: httpx.Response) -> Json | None:
+    try:
+        body = response.json()
+    except ValueError:  # JSONDecodeError, or bytes that are not text at all
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _retry_after_seconds(header: str | None) -> float | None:
+    """Retry-After is either delay-seconds or an HTTP date."""
+    if header is None:
+        return None
+    if header.strip().isdigit():
+        return float(header)
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _add_order_params(request: AddOrderRequest) -> dict[str, str]:
+    params = {
+        "clientid": str(request.client_id),
+        "paymentmethod": request.payment_method,
+        "notes": request.notes,
+    }
+    for index, line in enumerate(request.lines):
+        params[f"pid[{index}]"] = str(line.product_id)
+        params[f"billingcycle[{index}]"] = line.billing_cycle.lower()
+        params[f"qty[{index}]"] = str(line.quantity)
+    # WHMCS reads these flags with PHP truthiness, where "false" is true: omit to say no.
+    if request.no_invoice:
+        params["noinvoice"] = "true"
+    if request.no_email:
+        params["noemail"] = "true"
+    return params
+
+
+def _order_from_json(order: Json) -> WhmcsOrder:
+    line_items = _nested_list(order, "lineitems", "lineitem")
+    return WhmcsOrder(
+        id=order["id"],
+        client_id=order["userid"],
+        status=order["status"],
+        notes=order.get("notes") or "",
+        service_ids=[item["relid"] for item in line_items if item.get("type") == "product"],
+    )
+
+
+def _nested_list(body: Json, container: str, item_key: str) -> list[Json]:
+    """WHMCS wraps lists (`{"orders": {"order": [...]}}`) and may send "" when empty."""
+    wrapper = body.get(container)
+    items = wrapper.get(item_key) if isinstance(wrapper, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def _elapsed(started: float) -> dict[str, int]:
+    return {"duration_ms": round((time.monotonic() - started) * 1000)}

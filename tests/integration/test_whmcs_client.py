@@ -1,0 +1,385 @@
+"""WhmcsClient against the WHMCS emulator served on a real socket."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from emulators.faults import Fault, FaultKind
+from emulators.server import EmulatorServer
+from emulators.whmcs import (
+    API_PATH,
+    DEFAULT_CREDENTIAL,
+    ApiCredential,
+    NewClient,
+    PayMethodFields,
+    WhmcsEmulator,
+    WhmcsEmulatorControl,
+)
+from integrations.config import WhmcsSettings
+from integrations.errors import AuthenticationError, BusinessError, TransientError
+from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
+from integrations.whmcs.models import AddOrderRequest, OrderLine
+
+SIM_PRODUCT_ID = 101
+VOICE_PRODUCT_ID = 102
+
+
+@dataclass(frozen=True)
+class Seed:
+    client_id: int
+    sim_product_id: int
+    voice_product_id: int
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    server = EmulatorServer(WhmcsEmulator().asgi_app())
+    server.start_in_thread()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def control(emulator_url: str) -> Iterator[WhmcsEmulatorControl]:
+    control = WhmcsEmulatorControl(emulator_url)
+    yield control
+    control.close()
+
+
+@pytest.fixture(autouse=True)
+def seed(control: WhmcsEmulatorControl) -> Seed:
+    control.reset()
+    client = control.create_client(NewClient(paymethods=[PayMethodFields()]))
+    sim = control.add_product("SIM data 20GB", product_id=SIM_PRODUCT_ID, price=Decimal("2980"))
+    voice = control.add_product("Voice option", product_id=VOICE_PRODUCT_ID, price=Decimal("500"))
+    return Seed(client_id=client.id, sim_product_id=sim.id, voice_product_id=voice.id)
+
+
+@asynccontextmanager
+async def connected_client(
+    api_base_url: str, *, timeout_ms: int = 5_000, secret: str = DEFAULT_CREDENTIAL.secret
+) -> AsyncIterator[WhmcsClient]:
+    settings = WhmcsSettings(
+        api_url=f"{api_base_url}{API_PATH}",
+        api_identifier=SecretStr(DEFAULT_CREDENTIAL.identifier),
+        api_secret=SecretStr(secret),
+        timeout=timeout_ms,
+    )
+    client = WhmcsClient(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def whmcs(emulator_url: str) -> AsyncIterator[WhmcsClient]:
+    async with connected_client(emulator_url) as client:
+        yield client
+
+
+def order_request(seed: Seed, note: str = "sfOrderId=801000000000001AAA") -> AddOrderRequest:
+    return AddOrderRequest(
+        client_id=seed.client_id,
+        lines=[
+            OrderLine(product_id=seed.sim_product_id, billing_cycle="Monthly"),
+            OrderLine(product_id=seed.voice_product_id, billing_cycle="annually", quantity=2),
+        ],
+        payment_method="mailin",
+        notes=note,
+    )
+
+
+def post_api(emulator_url: str, form: list[tuple[str, str]]) -> dict[str, Any]:
+    credentials = [
+        ("identifier", DEFAULT_CREDENTIAL.identifier),
+        ("secret", DEFAULT_CREDENTIAL.secret),
+        ("responsetype", "json"),
+    ]
+    response = httpx.post(
+        f"{emulator_url}{API_PATH}",
+        content=urlencode(credentials + form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_each_order_line_becomes_a_service(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    result = await whmcs.add_order(order_request(seed))
+
+    [stored] = control.orders(seed.client_id)
+    assert stored.id == result.order_id
+    assert [service.id for service in stored.services] == result.service_ids
+    assert len(result.service_ids) == 2
+    assert [(s.billing_cycle, s.quantity) for s in stored.services] == [
+        ("monthly", 1),
+        ("annually", 2),
+    ]
+    assert (stored.status, stored.invoice_id, result.invoice_id) == ("Pending", 0, None)
+
+
+def test_emulator_reads_php_append_brackets(emulator_url: str, seed: Seed) -> None:
+    body = post_api(
+        emulator_url,
+        [
+            ("action", "AddOrder"),
+            ("clientid", str(seed.client_id)),
+            ("pid[]", str(seed.sim_product_id)),
+            ("pid[]", str(seed.voice_product_id)),
+            ("billingcycle[]", "monthly"),
+            ("billingcycle[]", "monthly"),
+            ("paymentmethod", "banktransfer"),
+        ],
+    )
+
+    assert body["result"] == "success", body
+    assert len(body["serviceids"].split(",")) == 2
+    assert body["invoiceid"] != "0"
+
+
+def test_emulator_answers_numbers_as_strings_and_unknown_actions_as_errors(
+    emulator_url: str, seed: Seed
+) -> None:
+    clients = post_api(emulator_url, [("action", "GetClients")])
+    unknown = post_api(emulator_url, [("action", "DeleteEverything")])
+
+    assert clients["totalresults"] == "1"
+    assert clients["clients"]["client"][0]["id"] == str(seed.client_id)
+    assert unknown == {"result": "error", "message": "Command Not Found"}
+
+
+async def test_string_numbers_are_parsed_into_ints(whmcs: WhmcsClient, seed: Seed) -> None:
+    added = await whmcs.add_order(order_request(seed))
+
+    page = await whmcs.get_orders(order_id=added.order_id)
+
+    assert page.total_results == 1
+    [order] = page.orders
+    assert (order.id, order.client_id, order.status) == (added.order_id, seed.client_id, "Pending")
+    assert order.service_ids == added.service_ids
+    assert all(isinstance(service_id, int) for service_id in order.service_ids)
+
+
+async def test_get_clients_reports_total_beyond_the_limit(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl
+) -> None:
+    control.create_client(NewClient(firstname="Hanako", email="hanako@example.jp"))
+
+    first = await whmcs.get_clients(limit=1)
+    found = await whmcs.get_clients(limit=10, search="HANAKO")
+
+    assert (first.total_results, len(first.clients)) == (2, 1)
+    assert [client.email for client in found.clients] == ["hanako@example.jp"]
+
+
+async def test_pay_methods_present_and_absent(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    without = control.create_client()
+
+    present = await whmcs.get_pay_methods(seed.client_id)
+    absent = await whmcs.get_pay_methods(without.id)
+    control.remove_pay_methods(seed.client_id)
+    removed = await whmcs.get_pay_methods(seed.client_id)
+
+    assert [method.type for method in present] == ["BankAccount"]
+    assert absent == []
+    assert removed == []
+
+
+async def test_pay_methods_of_an_unknown_client_is_a_business_error(whmcs: WhmcsClient) -> None:
+    with pytest.raises(BusinessError, match="Client Not Found"):
+        await whmcs.get_pay_methods(999_999)
+
+
+async def test_find_order_by_note_pages_past_the_first_page(whmcs: WhmcsClient, seed: Seed) -> None:
+    added = [
+        await whmcs.add_order(order_request(seed, f"sfOrderId=8010000000000{n:02d}AAA"))
+        for n in range(30)
+    ]
+
+    first_page = await whmcs.get_orders(client_id=seed.client_id)
+    oldest = await whmcs.find_order_by_note(seed.client_id, "sfOrderId=801000000000000AAA")
+    missing = await whmcs.find_order_by_note(seed.client_id, "sfOrderId=801000000000099AAA")
+
+    assert (first_page.total_results, len(first_page.orders)) == (30, 25)
+    assert first_page.orders[0].id == added[-1].order_id
+    assert oldest is not None
+    assert oldest.id == added[0].order_id
+    assert missing is None
+
+
+async def test_find_order_by_note_matches_whole_lines_only(whmcs: WhmcsClient, seed: Seed) -> None:
+    added = await whmcs.add_order(order_request(seed, "sfOrderId=801000000000001AAA\nchecked"))
+
+    whole_line = await whmcs.find_order_by_note(seed.client_id, "sfOrderId=801000000000001AAA")
+    prefix = await whmcs.find_order_by_note(seed.client_id, "sfOrderId=801000000000001")
+
+    assert whole_line is not None
+    assert whole_line.id == added.order_id
+    assert prefix is None
+
+
+async def test_accepting_twice_raises_order_not_pending(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    added = await whmcs.add_order(order_request(seed))
+
+    await whmcs.accept_order(added.order_id)
+    with pytest.raises(OrderNotPendingError):
+        await whmcs.accept_order(added.order_id)
+
+    [stored] = control.orders(seed.client_id)
+    assert stored.status == "Active"
+    assert {service.status for service in stored.services} == {"Active"}
+
+
+async def test_bad_secret_is_an_authentication_error(emulator_url: str) -> None:
+    async with connected_client(emulator_url, secret="wrong") as client:
+        with pytest.raises(AuthenticationError) as raised:
+            await client.get_clients()
+
+    assert (raised.value.code, raised.value.message) == ("AUTH", "Authentication Failed")
+
+
+async def test_rotated_credentials_replace_the_old_ones(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, emulator_url: str
+) -> None:
+    control.set_credentials(ApiCredential(identifier=DEFAULT_CREDENTIAL.identifier, secret="new"))
+
+    with pytest.raises(AuthenticationError):
+        await whmcs.get_clients()
+    async with connected_client(emulator_url, secret="new") as rotated:
+        assert (await rotated.get_clients()).total_results == 1
+
+
+async def test_address_outside_the_allow_list_is_an_authentication_error(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl
+) -> None:
+    control.set_allowed_ips(["203.0.113.9"])
+    with pytest.raises(AuthenticationError) as raised:
+        await whmcs.get_clients()
+    assert raised.value.message == "Invalid IP 127.0.0.1"
+
+    control.set_allowed_ips(["203.0.113.9", "127.0.0.1"])
+    assert (await whmcs.get_clients()).total_results == 1
+
+
+async def test_rate_limit_carries_retry_after(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl
+) -> None:
+    control.inject(Fault(target="GetClients", kind=FaultKind.RATE_LIMIT, retry_after=7))
+
+    with pytest.raises(TransientError) as raised:
+        await whmcs.get_clients()
+
+    assert (raised.value.code, raised.value.retry_after) == ("429", 7)
+
+
+async def test_service_unavailable_is_transient(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl
+) -> None:
+    control.inject(Fault(target="*", kind=FaultKind.HTTP_503))
+
+    with pytest.raises(TransientError) as raised:
+        await whmcs.get_clients()
+
+    assert raised.value.code == "503"
+    assert (await whmcs.get_clients()).total_results == 1
+
+
+async def test_slow_answer_is_a_timeout(emulator_url: str, control: WhmcsEmulatorControl) -> None:
+    control.inject(Fault(target="GetClients", kind=FaultKind.TIMEOUT, seconds=2))
+
+    async with connected_client(emulator_url, timeout_ms=300) as impatient:
+        with pytest.raises(TransientError) as raised:
+            await impatient.get_clients()
+
+    assert raised.value.code == "ETIMEOUT"
+
+
+async def test_refused_connection_is_a_connection_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    async with connected_client(f"http://127.0.0.1:{closed_port}") as client:
+        with pytest.raises(TransientError) as raised:
+            await client.get_clients()
+
+    assert raised.value.code == "ECONNECTION"
+
+
+async def test_order_committed_before_a_timeout_is_found_by_its_note(
+    whmcs: WhmcsClient, emulator_url: str, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    control.inject(Fault(target="AddOrder", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=2))
+    request = order_request(seed, "sfOrderId=801000000000042AAA")
+
+    async with connected_client(emulator_url, timeout_ms=300) as impatient:
+        with pytest.raises(TransientError) as raised:
+            await impatient.add_order(request)
+    found = await whmcs.find_order_by_note(seed.client_id, request.notes)
+
+    assert raised.value.code == "ETIMEOUT"
+    [stored] = control.orders(seed.client_id)
+    assert found is not None
+    assert (found.id, found.service_ids) == (stored.id, [s.id for s in stored.services])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"client_id": 999_999}, "Client ID Not Found"),
+        ({"lines": [OrderLine(product_id=999_999, billing_cycle="monthly")]}, "Product ID Invalid"),
+        (
+            {"lines": [OrderLine(product_id=SIM_PRODUCT_ID, billing_cycle="weekly")]},
+            "Invalid Billing Cycle",
+        ),
+        ({"payment_method": "cash"}, "Invalid Payment Method"),
+    ],
+)
+async def test_refused_order_is_a_business_error(
+    whmcs: WhmcsClient,
+    control: WhmcsEmulatorControl,
+    seed: Seed,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    request = order_request(seed).model_copy(update=change)
+
+    with pytest.raises(BusinessError) as raised:
+        await whmcs.add_order(request)
+
+    assert (raised.value.code, raised.value.message) == ("WHMCS", message)
+    assert not raised.value.retryable
+    assert control.orders() == []
+
+
+async def test_every_api_call_is_counted_per_action(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    control.inject(Fault(target="AddOrder", kind=FaultKind.HTTP_503))
+
+    await whmcs.get_clients()
+    await whmcs.get_pay_methods(seed.client_id)
+    with pytest.raises(TransientError):
+        await whmcs.add_order(order_request(seed))
+    await whmcs.add_order(order_request(seed))
+
+    assert control.call_counts() == {"GetClients": 1, "GetPayMethods": 1, "AddOrder": 2}
