@@ -1,0 +1,212 @@
+"""The Salesforce REST client the activities use: read an Order with its items, write back.
+
+Synchronous (activities run in a thread pool) and safe to share between threads. Every
+failure surfaces as an `IntegrationError` whose code an operator sees on the Order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote
+
+import requests
+import structlog
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+
+from integrations.config import SalesforceSettings
+from integrations.errors import AuthenticationError, BusinessError, IntegrationError, TransientError
+from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth, SalesforceToken
+from integrations.salesforce.models import Order, RecordUpdate
+
+log = structlog.get_logger(__name__)
+
+ORDER_WITH_ITEMS_QUERY = (
+    "SELECT Id, OrderNumber, AccountId, Activation_Status__c, WHMCS_Order_ID__c, "
+    "(SELECT Id, Quantity, Product2Id, Product2.Name, Product2.WH_Product_ID__c, "
+    "Product2.Billing_Cycle__c, WHMCS_Service_ID__c FROM OrderItems) "
+    "FROM Order WHERE Id = {order_id}"
+)
+_ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+
+T = TypeVar("T")
+FieldValue = str | int | float | bool | None
+
+
+class ApiUsage(NamedTuple):
+    """The org's API requests used today and its daily limit."""
+
+    used: int
+    limit: int
+
+
+class _SalesforceSession(requests.Session):
+    """Gives every request a timeout (simple-salesforce has no such option) and the CA bundle.
+
+    The CA bundle goes on each request because requests lets `REQUESTS_CA_BUNDLE` override a
+    session-level `verify`.
+    """
+
+    def __init__(self, timeout_seconds: float, ca_bundle: Path | None) -> None:
+        super().__init__()
+        self._timeout_seconds = timeout_seconds
+        self._ca_bundle = ca_bundle
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout_seconds)
+        if self._ca_bundle is not None:
+            kwargs.setdefault("verify", str(self._ca_bundle))
+        return super().request(*args, **kwargs)
+
+
+class SalesforceClient:
+    def __init__(
+        self, settings: SalesforceSettings, *, private_key: PrivateKeySource | None = None
+    ) -> None:
+        self._settings = settings
+        self._auth = SalesforceAuth(settings, private_key=private_key)
+        self._http = _SalesforceSession(settings.timeout / 1000, settings.ca_bundle)
+        self._lock = threading.Lock()
+        self._connection: Salesforce | None = None
+        self._api_usage: ApiUsage | None = None
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """From the latest `Sforce-Limit-Info` header; None before the first call."""
+        return self._api_usage
+
+    def get_order(self, order_id: str) -> Order:
+        """The Order with its items and their Product2 fields, in one query."""
+        records = self.query(ORDER_WITH_ITEMS_QUERY.format(order_id=_soql_string(order_id)))
+        if not records:
+            raise BusinessError("404", f"Order {order_id} not found")
+        return Order.model_validate(records[0])
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """All records of a SOQL query, following `nextRecordsUrl`."""
+        result = self._call("query", lambda connection: connection.query_all(soql))
+        records: list[dict[str, Any]] = result["records"]
+        return records
+
+    def update_record(self, sobject: str, record_id: str, fields: Mapping[str, FieldValue]) -> None:
+        path = f"sobjects/{quote(sobject, safe='')}/{quote(record_id, safe='')}"
+        self._call(
+            "update", lambda connection: connection.restful(path, method="PATCH", json=fields)
+        )
+
+    def update_records(self, updates: list[RecordUpdate]) -> None:
+        """Update several records in one request; all of them or, on any error, none."""
+        if not updates:
+            return
+        body = {
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": update.sobject}, "id": update.id, **update.fields}
+                for update in updates
+            ],
+        }
+        answer = self._call(
+            "composite",
+            lambda connection: connection.restful("composite/sobjects", method="PATCH", json=body),
+        )
+        results: list[dict[str, Any]] = answer or []
+        failures = [
+            f"{update.sobject} {update.id}: {_error_text(result['errors'])}"
+            for update, result in zip(updates, results, strict=True)
+            if not result["success"] and not _only_rolled_back(result["errors"])
+        ]
+        if failures:
+            raise BusinessError("400", "; ".join(failures))
+
+    def close(self) -> None:
+        self._http.close()
+        self._auth.close()
+
+    def _call(self, operation: str, action: Callable[[Salesforce], T]) -> T:
+        """Run `action` on a logged-in connection; after a 401, log in again and retry once."""
+        for _ in range(2):
+            token = self._auth.token()
+            connection = self._connection_for(token)
+            try:
+                with _integration_errors(operation, self._settings.timeout):
+                    result = action(connection)
+            except SalesforceExpiredSession:
+                log.info("salesforce session invalid, logging in again", operation=operation)
+                self._auth.invalidate(token)
+                continue
+            except IntegrationError as error:
+                log.warning(
+                    "salesforce call failed",
+                    operation=operation,
+                    code=error.code,
+                    reason=error.message,
+                )
+                raise
+            self._remember_usage(connection)
+            return result
+        raise AuthenticationError("401", "Salesforce rejected a fresh session")
+
+    def _connection_for(self, token: SalesforceToken) -> Salesforce:
+        with self._lock:
+            if self._connection is None or self._connection.session_id != token.access_token:
+                self._connection = Salesforce(
+                    instance_url=token.instance_url,
+                    session_id=token.access_token,
+                    version=self._settings.api_version,
+                    session=self._http,
+                    object_pairs_hook=dict,
+                )
+            return self._connection
+
+    def _remember_usage(self, connection: Salesforce) -> None:
+        usage = connection.api_usage.get("api-usage")
+        if usage is not None:
+            self._api_usage = ApiUsage(used=usage.used, limit=usage.total)
+
+
+@contextmanager
+def _integration_errors(operation: str, timeout_ms: int) -> Iterator[None]:
+    """Translate simple-salesforce and requests errors; a 401 passes through for re-login."""
+    try:
+        yield
+    except SalesforceExpiredSession:
+        raise
+    except SalesforceError as error:
+        raise _api_error(error.status, error.content) from None
+    except requests.Timeout:
+        message = f"Salesforce {operation} took longer than {timeout_ms} ms"
+        raise TransientError("ETIMEOUT", message) from None
+    except requests.RequestException as error:
+        raise TransientError("ECONNECTION", f"Salesforce {operation} failed: {error}") from None
+
+
+def _api_error(status: int, content: Any) -> IntegrationError:
+    message = _error_text(content)
+    if status == 429 or "REQUEST_LIMIT_EXCEEDED" in message:
+        return TransientError("429", message)
+    if status >= 500:
+        return TransientError(str(status), message)
+    return BusinessError(str(status), message)
+
+
+def _error_text(errors: Any) -> str:
+    """ "CODE: message" of a REST error array (`errorCode`) or composite errors (`statusCode`)."""
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return str(errors)[:500]
+    return "; ".join(
+        f"{error.get('errorCode') or error.get('statusCode')}: {error.get('message')}"
+        for error in errors
+    )
+
+
+def _only_rolled_back(errors: list[dict[str, Any]]) -> bool:
+    return all(error.get("statusCode") == _ROLLED_BACK for error in errors)
+
+
+def _soql_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
