@@ -6,10 +6,10 @@ pool. Every write is idempotent, so a retried attempt is harmless.
 
 from __future__ import annotations
 
-from integrations.salesforce.client import SalesforceClient
 from pydantic import BaseModel
 from temporalio import activity
 
+from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.models import ActivationStatus, Order, RecordUpdate
 
 COMPOSITE_BATCH_SIZE = 200

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
 from pydantic import BaseModel
 from temporalio import activity
 
 from integrations.errors import BusinessError
+from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
 from integrations.whmcs.models import AddOrderRequest, AddOrderResult, OrderLine
 
 

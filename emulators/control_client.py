@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ class EmulatorControl:
     def __init__(self, base_url: str, *, ca_path: Path | None = None) -> None:
         self._http = httpx.Client(
             base_url=f"{base_url}{CONTROL_PREFIX}",
-            verify=str(ca_path) if ca_path else True,
+            verify=ssl.create_default_context(cafile=ca_path) if ca_path else True,
             timeout=10,
         )
 

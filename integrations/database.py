@@ -30,7 +30,10 @@ async def open_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
 
 def _migration_files() -> list[tuple[str, str]]:
     folder = resources.files("integrations") / "migrations"
-    files = sorted(entry for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
     return [(entry.name.removesuffix(".sql"), entry.read_text()) for entry in files]
 
 

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
+import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.config import DatabaseSettings
+from starters.local_vendors import LocalVendors, running_vendor_emulators
 from tests.support.databases import throwaway_database
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
+from workers.worker import Integrations, open_integrations, running_workers
+
+CLIENT_TIMEOUT_MS = 1000
+"""Short, so that the emulators' timeout faults cost the suite little wall time."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,3 +45,42 @@ async def dev_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvir
 async def database() -> AsyncIterator[DatabaseSettings]:
     async with throwaway_database() as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def vendor_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalVendors]:
+    work_dir = tmp_path_factory.mktemp("vendors")
+    with running_vendor_emulators(work_dir, client_timeout_ms=CLIENT_TIMEOUT_MS) as vendors:
+        yield vendors
+
+
+@pytest.fixture
+async def vendors(vendor_emulators: LocalVendors, database: DatabaseSettings) -> LocalVendors:
+    """The emulators, emptied of data and faults for this test, and no id mappings."""
+    vendor_emulators.reset()
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await connection.execute("TRUNCATE id_mappings")
+    return vendor_emulators
+
+
+@pytest.fixture(scope="session")
+async def integrations(
+    vendor_emulators: LocalVendors, database: DatabaseSettings
+) -> AsyncIterator[Integrations]:
+    async with open_integrations(
+        vendor_emulators.salesforce_settings, vendor_emulators.whmcs_settings, database
+    ) as integrations:
+        yield integrations
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def worker(
+    env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+) -> AsyncIterator[None]:
+    async with running_workers(env.client, task_queue, integrations):
+        yield

@@ -9,8 +9,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import structlog
-from integrations.salesforce.client import SalesforceClient
-from integrations.whmcs.client import WhmcsClient
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -22,6 +20,8 @@ from activities.whmcs import WhmcsActivities
 from integrations.config import DatabaseSettings, SalesforceSettings, WhmcsSettings
 from integrations.database import apply_migrations, open_pool
 from integrations.id_mappings import IdMappings
+from integrations.salesforce.client import SalesforceClient
+from integrations.whmcs.client import WhmcsClient
 from workflows.provision_order import ProvisionOrder
 from workflows.task_queues import TaskQueues
 

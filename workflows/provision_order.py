@@ -282,7 +282,12 @@ class ProvisionOrder:
     async def _report_failure(self, failure: StepFailure) -> None:
         self._status.last_error = failure
         self._set_activation_status(ActivationStatus.FAILED)
-        context = {**self._log_context(), **failure.model_dump(mode="json")}
+        context = {
+            **self._log_context(),
+            "failed_step": failure.step.value,
+            "error_code": failure.code,
+            "error_message": failure.message,
+        }
         workflow.logger.error("Order marked Failed", extra=context)
         try:
             await self._call(

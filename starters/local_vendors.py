@@ -1,0 +1,82 @@
+"""The emulated vendors (Salesforce over TLS, WHMCS) running in this process, with the client
+settings that reach them. Used by the tests and by the embedded demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from emulators.salesforce import SalesforceEmulator, SalesforceEmulatorControl
+from emulators.server import EmulatorServer
+from emulators.tls import ensure_tls_files
+from emulators.whmcs import API_PATH, DEFAULT_CREDENTIAL, WhmcsEmulator, WhmcsEmulatorControl
+from integrations.config import SalesforceSettings, WhmcsSettings
+from integrations.salesforce.keys import generate_jwt_key_pair
+
+CONSUMER_KEY = "portal-workflows-local-consumer-key"
+INTEGRATION_USER = "integration@portal.example"
+
+
+@dataclass(frozen=True)
+class LocalVendors:
+    salesforce: SalesforceEmulatorControl
+    whmcs: WhmcsEmulatorControl
+    salesforce_settings: SalesforceSettings
+    whmcs_settings: WhmcsSettings
+    certificate_pem: bytes
+
+    def reset(self) -> None:
+        """Forget all data and faults; keep the Connected App trusting our JWT certificate."""
+        self.salesforce.reset()
+        self.whmcs.reset()
+        self._register_connected_app()
+
+    def _register_connected_app(self) -> None:
+        self.salesforce.register_connected_app(
+            CONSUMER_KEY, INTEGRATION_USER, [self.certificate_pem]
+        )
+
+
+@contextmanager
+def running_vendor_emulators(
+    work_dir: Path, *, client_timeout_ms: int = 10_000
+) -> Iterator[LocalVendors]:
+    """Start both emulators on free ports; the JWT key and TLS files live in `work_dir`."""
+    tls = ensure_tls_files(work_dir)
+    key_pair = generate_jwt_key_pair(INTEGRATION_USER)
+    key_path = work_dir / "salesforce-jwt.key"
+    key_path.write_bytes(key_pair.private_key_pem)
+    key_path.chmod(0o600)
+    with ExitStack() as stack:
+        salesforce_server = EmulatorServer(SalesforceEmulator().asgi_app(), tls=tls)
+        whmcs_server = EmulatorServer(WhmcsEmulator().asgi_app())
+        for server in (salesforce_server, whmcs_server):
+            server.start_in_thread()
+            stack.callback(server.stop)
+        vendors = LocalVendors(
+            salesforce=SalesforceEmulatorControl(salesforce_server.url, ca_path=tls.ca_path),
+            whmcs=WhmcsEmulatorControl(whmcs_server.url),
+            salesforce_settings=SalesforceSettings(
+                login_url=salesforce_server.url,
+                client_id=CONSUMER_KEY,
+                username=INTEGRATION_USER,
+                private_key_path=key_path,
+                ca_bundle=tls.ca_path,
+                timeout=client_timeout_ms,
+            ),
+            whmcs_settings=WhmcsSettings(
+                api_url=f"{whmcs_server.url}{API_PATH}",
+                api_identifier=SecretStr(DEFAULT_CREDENTIAL.identifier),
+                api_secret=SecretStr(DEFAULT_CREDENTIAL.secret),
+                timeout=client_timeout_ms,
+            ),
+            certificate_pem=key_pair.certificate_pem,
+        )
+        for control in (vendors.salesforce, vendors.whmcs):
+            stack.callback(control.close)
+        vendors.reset()
+        yield vendors

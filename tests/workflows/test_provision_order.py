@@ -1,0 +1,369 @@
+"""ProvisionOrder on the time-skipping server, against the emulators over real HTTP(S)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from emulators.faults import Fault, FaultKind
+from integrations.salesforce.models import ActivationStatus
+from starters.local_vendors import LocalVendors
+from starters.provisioning import request_provisioning
+from starters.sample_orders import SampleOrder, SampleOrderSpec, SampleProduct, create_sample_order
+from workers.worker import Integrations
+from workflows.provision_order import ALREADY_IN_PROGRESS, ProvisionOrder
+from workflows.provision_order_models import (
+    ProvisionOrderResult,
+    ProvisionOutcome,
+    ProvisionPolicy,
+    ProvisionStatus,
+    ProvisionStep,
+    RetryRequest,
+)
+from workflows.search_attributes import ACTIVATION_STATUS, ORDER_ID
+
+POLICY = ProvisionPolicy(
+    max_attempts=3,
+    retry_initial_interval=timedelta(seconds=5),
+    manual_retry_wait=timedelta(days=30),
+)
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
+Provision = Callable[..., Awaitable[Handle]]
+
+
+async def sample_order(
+    vendors: LocalVendors, integrations: Integrations, spec: SampleOrderSpec | None = None
+) -> SampleOrder:
+    return await create_sample_order(vendors, integrations.id_mappings, spec or SampleOrderSpec())
+
+
+@pytest.fixture
+async def provision(
+    env: WorkflowEnvironment, task_queue: str
+) -> AsyncIterator[Callable[..., Awaitable[Handle]]]:
+    """Starts provisioning; terminates what is still running after the test, because a
+    leftover workflow would hold back time skipping for the tests after it."""
+    handles: list[Handle] = []
+
+    async def start(order_id: str, policy: ProvisionPolicy = POLICY) -> Handle:
+        handle = await request_provisioning(
+            env.client, order_id, task_queue=task_queue, policy=policy
+        )
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test finished")
+
+
+async def wait_for_failure(env: WorkflowEnvironment, handle: Handle) -> ProvisionStatus:
+    """Poll the status query until the workflow waits for a manual retry.
+
+    `env.sleep` skips time on the time-skipping server, so retry backoffs cost nothing.
+    """
+    while True:
+        status = await handle.query(ProvisionOrder.status)
+        if status.waiting_for_retry:
+            return status
+        await env.sleep(timedelta(seconds=1))
+
+
+def order_record(vendors: LocalVendors, order_id: str) -> dict[str, object]:
+    return vendors.salesforce.get_record("Order", order_id)
+
+
+async def test_happy_path_activates_order_and_writes_whmcs_ids(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+
+    result = await (await provision(order.order_id)).result()
+
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    assert whmcs_order.status == "Active"
+    assert whmcs_order.notes == f"sfOrderId={order.order_id}"
+    assert [service.billing_cycle for service in whmcs_order.services] == ["monthly", "monthly"]
+    record = order_record(vendors, order.order_id)
+    assert record["Activation_Status__c"] == "Activated"
+    assert record["WHMCS_Order_ID__c"] == str(whmcs_order.id)
+    for item_id, service in zip(order.item_ids, whmcs_order.services, strict=True):
+        item = vendors.salesforce.get_record("OrderItem", item_id)
+        assert item["WHMCS_Service_ID__c"] == str(service.id)
+    assert result.service_ids_by_item == {
+        item_id: service.id
+        for item_id, service in zip(order.item_ids, whmcs_order.services, strict=True)
+    }
+
+
+async def test_happy_path_uses_three_salesforce_calls_and_sets_search_attributes(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+
+    handle = await provision(order.order_id)
+    await handle.result()
+
+    calls = vendors.salesforce.call_counts()
+    assert (calls.get("query"), calls.get("update"), calls.get("composite")) == (1, 1, 1)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(ORDER_ID) == order.order_id
+    assert attributes.get(ACTIVATION_STATUS) == "Activated"
+
+
+async def test_already_activated_order_is_skipped_without_touching_whmcs(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(
+        vendors, integrations, SampleOrderSpec(activation_status=ActivationStatus.ACTIVATED)
+    )
+    vendors.whmcs.reset()
+
+    result = await (await provision(order.order_id)).result()
+
+    assert result.outcome is ProvisionOutcome.SKIPPED
+    assert result.reason == "Order is already Activated"
+    assert vendors.whmcs.call_counts() == {}
+
+
+async def test_missing_payment_method_fails_with_409_then_manual_retry_resumes(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations, SampleOrderSpec(has_payment_method=False))
+    handle = await provision(order.order_id)
+
+    status = await wait_for_failure(env, handle)
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.PAYMENT_METHOD, "409")
+    record = order_record(vendors, order.order_id)
+    assert record["Activation_Status__c"] == "Failed"
+    assert record["Activation_Error_Code__c"] == "409"
+    assert record["Activation_Error_Message__c"] == "Payment method missing"
+    assert "AddOrder" not in vendors.whmcs.call_counts()
+
+    vendors.whmcs.add_pay_method(order.whmcs_client_id)
+    answer = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
+    result = await handle.result()
+
+    assert answer.accepted
+    assert answer.message == "Retry accepted: resuming at payment_method"
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.salesforce.call_counts()["query"] == 1  # validation was not repeated
+    assert order_record(vendors, order.order_id)["Activation_Error_Code__c"] is None
+    assert (await handle.query(ProvisionOrder.status)).runs == 2
+
+
+async def test_missing_mappings_are_all_named_in_one_report(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    spec = SampleOrderSpec(
+        products=(
+            SampleProduct("Mapped SIM"),
+            SampleProduct("Unmapped Router", in_whmcs=False),
+            SampleProduct("No Cycle Option", billing_cycle=None),
+        )
+    )
+    order = await sample_order(vendors, integrations, spec)
+
+    status = await wait_for_failure(env, await provision(order.order_id))
+
+    assert status.last_error is not None
+    assert status.last_error.code == "MAPPING"
+    message = status.last_error.message
+    assert order.item_ids[0] not in message
+    assert f"OrderItem {order.item_ids[1]} (Unmapped Router) has no Product2.WH_Product_ID__c" in (
+        message
+    )
+    assert f"OrderItem {order.item_ids[2]} (No Cycle Option) has no Product2.Billing_Cycle__c" in (
+        message
+    )
+    assert order_record(vendors, order.order_id)["Activation_Error_Code__c"] == "MAPPING"
+
+
+async def test_transient_503_recovers_within_the_retry_policy(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.HTTP_503, times=2))
+
+    result = await (await provision(order.order_id)).result()
+
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 3
+    assert len(vendors.whmcs.orders(order.whmcs_client_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault(target="GetPayMethods", kind=FaultKind.HTTP_503, times=0), "503"),
+        (Fault(target="GetPayMethods", kind=FaultKind.TIMEOUT, times=0, seconds=3), "ETIMEOUT"),
+        (Fault(target="GetPayMethods", kind=FaultKind.RATE_LIMIT, times=0), "429"),
+    ],
+)
+async def test_exhausted_retries_mark_the_order_failed_with_the_error_code(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    fault: Fault,
+    code: str,
+) -> None:
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(fault)
+
+    status = await wait_for_failure(env, await provision(order.order_id))
+
+    assert status.last_error is not None
+    assert status.last_error.code == code
+    assert vendors.whmcs.call_counts()["GetPayMethods"] == POLICY.max_attempts
+    record = order_record(vendors, order.order_id)
+    assert (record["Activation_Status__c"], record["Activation_Error_Code__c"]) == ("Failed", code)
+
+
+async def test_retry_after_failed_accept_does_not_add_a_second_order(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AcceptOrder", kind=FaultKind.HTTP_503, times=0))
+    handle = await provision(order.order_id)
+    status = await wait_for_failure(env, handle)
+    assert status.last_error is not None
+    assert status.last_error.step is ProvisionStep.WHMCS_ACCEPT
+
+    vendors.whmcs.clear_faults()
+    await handle.signal(ProvisionOrder.retry, RetryRequest(reason="test"))
+    result = await handle.result()
+
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    assert whmcs_order.status == "Active"
+    assert result.whmcs_order_id == whmcs_order.id
+
+
+async def test_add_order_committed_then_timed_out_yields_exactly_one_whmcs_order(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=3))
+
+    result = await (await provision(order.order_id)).result()
+
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    assert result.whmcs_order_id == whmcs_order.id
+    assert order_record(vendors, order.order_id)["WHMCS_Order_ID__c"] == str(whmcs_order.id)
+
+
+async def test_second_start_for_the_same_order_joins_the_first_workflow_as_a_retry(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations, SampleOrderSpec(has_payment_method=False))
+    first = await provision(order.order_id)
+    await wait_for_failure(env, first)
+    vendors.whmcs.add_pay_method(order.whmcs_client_id)
+
+    second = await provision(order.order_id)
+    result = await first.result()
+
+    assert second.result_run_id == first.result_run_id
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert (await first.query(ProvisionOrder.status)).runs == 2
+    assert len(vendors.whmcs.orders(order.whmcs_client_id)) == 1
+
+
+async def test_retry_while_running_answers_already_in_progress(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations, SampleOrderSpec(has_payment_method=False))
+    handle = await provision(order.order_id)
+    await wait_for_failure(env, handle)
+    # Keep the resumed run busy: its first call, marking the Order Activating, hangs.
+    vendors.salesforce.inject(Fault(target="update", kind=FaultKind.TIMEOUT, seconds=2, times=0))
+
+    first = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
+    second = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
+
+    assert first.accepted
+    assert (second.accepted, second.message) == (False, ALREADY_IN_PROGRESS)
+    vendors.salesforce.clear_faults()
+    assert (await wait_for_failure(env, handle)).runs == 2  # one resumed run, not two
+
+
+async def test_bad_order_id_is_refused_before_anything_starts(provision: Provision) -> None:
+    with pytest.raises(ValueError, match="'801-nope' is not a Salesforce Order Id"):
+        await provision("801-nope")
+
+
+async def test_order_not_found_fails_with_404(
+    env: WorkflowEnvironment, provision: Provision, vendors: LocalVendors
+) -> None:
+    status = await wait_for_failure(env, await provision("801000000000000AAA"))
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.VALIDATION, "404")
+
+
+async def test_manual_retry_wait_expires_as_failed(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    if not env.supports_time_skipping:
+        pytest.skip("waits an hour of workflow time")
+    order = await sample_order(vendors, integrations, SampleOrderSpec(has_payment_method=False))
+    handle = await provision(
+        order.order_id, POLICY.model_copy(update={"manual_retry_wait": timedelta(hours=1)})
+    )
+    await wait_for_failure(env, handle)
+    await env.sleep(timedelta(hours=1))
+
+    result = await handle.result()
+
+    assert result.outcome is ProvisionOutcome.FAILED
+    assert result.reason == "no retry within 1:00:00"
