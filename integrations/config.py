@@ -26,6 +26,8 @@ def parse_duration(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip().lower()
+    if text.replace(".", "", 1).isdigit():
+        return timedelta(seconds=float(text))
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
         return value

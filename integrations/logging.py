@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import MutableMapping
-from typing import Any
+from typing import IO, Any
 
 import structlog
 
@@ -67,7 +67,10 @@ def _flatten_temporal_context(
     return event_dict
 
 
-def configure_logging(settings: LoggingSettings | None = None) -> None:
+def configure_logging(
+    settings: LoggingSettings | None = None, stream: IO[str] | None = None
+) -> None:
+    """Route structlog and standard logging through one pipeline to `stream` (stderr)."""
     settings = settings or LoggingSettings()
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -97,7 +100,7 @@ def configure_logging(settings: LoggingSettings | None = None) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -34,7 +34,12 @@ def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
 
 async def temporal_client() -> tuple[Client, TemporalSettings]:
     settings = load(TemporalSettings)
-    return await connect(settings), settings
+    try:
+        return await connect(settings), settings
+    except RuntimeError as error:
+        raise fail(
+            f"cannot reach Temporal at {settings.address} (TEMPORAL_ADDRESS): {error}"
+        ) from None
 
 
 def fail(message: str, exit_code: int = 1) -> typer.Exit:

@@ -30,8 +30,8 @@ def start(order_id: OrderIdArgument) -> None:
     """Start ProvisionOrder for an order (what the Platform Event bridge does per event)."""
 
     async def start_workflow() -> str:
-        client, temporal = await temporal_client()
         policy = load(ProvisioningSettings)
+        client, temporal = await temporal_client()
         try:
             handle = await request_provisioning(
                 client, order_id, task_queue=temporal.task_queue, policy=policy

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import io
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+import structlog
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.config import DatabaseSettings
+from integrations.config import DatabaseSettings, LogFormat, LoggingSettings
+from integrations.logging import configure_logging
 from starters.local_vendors import LocalVendors, running_vendor_emulators
 from tests.support.databases import throwaway_database
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
@@ -23,6 +27,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=TIME_SKIPPING,
         help="server for workflow tests: time-skipping (default), local (dev server) or the "
         "host:port of an existing server",
+    )
+    parser.addoption(
+        "--record-histories",
+        action="store_true",
+        help="write the end-to-end tests' workflow histories to tests/replay/histories/",
     )
 
 
@@ -84,3 +93,16 @@ async def worker(
 ) -> AsyncIterator[None]:
     async with running_workers(env.client, task_queue, integrations):
         yield
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The production logging pipeline, in JSON, into a buffer for this test."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    buffer = io.StringIO()
+    configure_logging(LoggingSettings(format=LogFormat.JSON), stream=buffer)
+    yield buffer
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    structlog.reset_defaults()

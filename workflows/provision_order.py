@@ -93,6 +93,7 @@ class ProvisionOrder:
         self._status = ProvisionStatus(order_id=input.order_id)
         self._handled_events = {input.event_id} if input.event_id else set()
         self._retry_requested = False
+        self._running = False
         self._queues = TaskQueues.for_base(workflow.info().task_queue)
         self._retry_policy = RetryPolicy(
             initial_interval=input.policy.retry_initial_interval,
@@ -104,6 +105,7 @@ class ProvisionOrder:
 
     @workflow.run
     async def run(self, input: ProvisionOrderInput) -> ProvisionOrderResult:
+        self._running = True
         workflow.logger.info("Starting fulfillment orchestration", extra=self._log_context())
         while True:
             try:
@@ -136,6 +138,8 @@ class ProvisionOrder:
             if request.event_id in self._handled_events:
                 return RetryAnswer(accepted=False, message="Event already handled")
             self._handled_events.add(request.event_id)
+        if not self._running:  # the start signal of signal-with-start, delivered before run()
+            return RetryAnswer(accepted=False, message="Starting")
         failure = self._status.last_error
         if not self._status.waiting_for_retry or self._retry_requested or failure is None:
             workflow.logger.info(ALREADY_IN_PROGRESS, extra=self._log_context())

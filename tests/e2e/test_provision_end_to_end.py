@@ -1,0 +1,127 @@
+"""ProvisionOrder end to end on the real dev server, with the worker, PostgreSQL and the
+emulators over real HTTP(S). These runs also produce the committed histories that the replay
+tests replay: `pytest tests/e2e --record-histories`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from starters.local_vendors import LocalVendors
+from starters.provisioning import request_provisioning
+from starters.sample_orders import SampleOrderSpec, create_sample_order
+from workers.worker import Integrations, running_workers
+from workflows.provision_order import ProvisionOrder
+from workflows.provision_order_models import (
+    ProvisionOrderResult,
+    ProvisionOutcome,
+    ProvisionPolicy,
+    RetryRequest,
+)
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
+
+Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
+SaveHistory = Callable[[Handle, str], Awaitable[None]]
+
+
+@pytest.fixture
+async def dev_worker(
+    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+) -> AsyncIterator[None]:
+    async with running_workers(dev_env.client, task_queue, integrations):
+        yield
+
+
+@pytest.fixture
+def save_history(request: pytest.FixtureRequest) -> SaveHistory:
+    async def save(handle: Handle, name: str) -> None:
+        if request.config.getoption("--record-histories"):
+            history = await handle.fetch_history()
+            (HISTORIES / f"provision_order_{name}.json").write_text(history.to_json())
+
+    return save
+
+
+pytestmark = pytest.mark.usefixtures("dev_worker")
+
+
+async def test_order_is_activated_once_however_often_it_is_requested(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    save_history: SaveHistory,
+) -> None:
+    order = await create_sample_order(vendors, integrations.id_mappings)
+
+    handles = [
+        await request_provisioning(
+            dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
+        )
+        for _ in range(3)
+    ]
+    result = await handles[0].result()
+
+    assert len({handle.result_run_id for handle in handles}) == 1
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert len(vendors.whmcs.orders(order.whmcs_client_id)) == 1
+    assert vendors.salesforce.get_record("Order", order.order_id)["Activation_Status__c"] == (
+        "Activated"
+    )
+    await save_history(handles[0], "activated")
+
+
+async def test_failed_order_is_fixed_and_retried_to_activated(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    save_history: SaveHistory,
+) -> None:
+    order = await create_sample_order(
+        vendors, integrations.id_mappings, SampleOrderSpec(has_payment_method=False)
+    )
+    handle = await request_provisioning(
+        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
+    )
+    while not (await handle.query(ProvisionOrder.status)).waiting_for_retry:
+        await dev_env.sleep(timedelta(milliseconds=100))
+
+    vendors.whmcs.add_pay_method(order.whmcs_client_id)
+    answer = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
+    result = await handle.result()
+
+    assert answer.accepted
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
+    await save_history(handle, "failed_then_retried")
+
+
+async def test_workflow_history_carries_no_secret_material(
+    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, integrations: Integrations
+) -> None:
+    order = await create_sample_order(vendors, integrations.id_mappings)
+    handle = await request_provisioning(
+        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
+    )
+    await handle.result()
+
+    history = (await handle.fetch_history()).to_json()
+    whmcs = vendors.whmcs_settings
+    salesforce = vendors.salesforce_settings
+    assert salesforce.private_key_path is not None
+    key_body = salesforce.private_key_path.read_text().splitlines()[1]
+    secrets = [
+        whmcs.api_secret.get_secret_value(),
+        whmcs.api_identifier.get_secret_value(),
+        key_body,
+    ]
+    assert [secret for secret in secrets if secret in history] == []
+    assert "access_token" not in history

@@ -1,0 +1,33 @@
+"""Committed histories must replay against today's workflow code: a change that would break
+running workflows fails here first (use `workflow.patched` for such changes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.provision_order import ProvisionOrder
+
+HISTORIES = Path(__file__).parent / "histories"
+REQUIRED = {"provision_order_activated.json", "provision_order_failed_then_retried.json"}
+
+
+def test_required_histories_are_committed() -> None:
+    assert {path.name for path in HISTORIES.glob("*.json")} >= REQUIRED
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        WorkflowHistory.from_json(path.stem, path.read_text())
+        for path in sorted(HISTORIES.glob("*.json"))
+    ],
+    ids=lambda history: history.workflow_id,
+)
+async def test_history_replays(history: WorkflowHistory) -> None:
+    replayer = Replayer(workflows=[ProvisionOrder], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
