@@ -102,6 +102,25 @@ class SalesforceSettings(_Settings):
         return self.private_key_path.read_bytes()
 
 
+class ReplayMode(StrEnum):
+    LATEST = "LATEST"
+    ALL = "ALL"
+
+
+class PlatformEventSettings(_Settings):
+    """The Platform Event subscription of the bridge (seed names: SF_EVENTS_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="SF_")
+
+    events_enabled: bool = False
+    provision_event_channel: str = "/event/OrderProvisionRequested__e"
+    events_replay: ReplayMode = ReplayMode.LATEST
+
+
+class RedisSettings(_Settings):
+    url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+
+
 class WhmcsSettings(_Settings):
     model_config = SettingsConfigDict(env_prefix="WHMCS_")
 
