@@ -1,4 +1,5 @@
-"""The Salesforce emulator: OAuth JWT bearer login, the REST data API and its control API."""
+"""The Salesforce emulator: OAuth JWT bearer login, the REST data API, the Streaming API
+(CometD Platform Events) and its control API."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from starlette.routing import Route
 
 from emulators.core import EmulatorCore
 from emulators.salesforce.api_usage import DEFAULT_API_LIMIT, ApiUsage
+from emulators.salesforce.clock import OrgClock
+from emulators.salesforce.cometd import DEFAULT_CONNECT_HOLD_SECONDS, CometdEndpoint
 from emulators.salesforce.control_api import ControlApi
+from emulators.salesforce.event_bus import EventBus
 from emulators.salesforce.fault_responses import serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer, token_response
 from emulators.salesforce.query import DEFAULT_BATCH_SIZE, QueryEngine
@@ -22,38 +26,62 @@ from emulators.tls import ensure_tls_files
 
 
 class SalesforceEmulator:
-    """In-memory org; call counts per operation: "token", "query", "update", "composite"."""
+    """In-memory org; call counts per operation: "token", "query", "update", "composite",
+    and the CometD ones: "handshake", "subscribe", "connect", "unsubscribe", "disconnect"."""
 
     def __init__(
-        self, *, api_limit: int = DEFAULT_API_LIMIT, query_batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        *,
+        api_limit: int = DEFAULT_API_LIMIT,
+        query_batch_size: int = DEFAULT_BATCH_SIZE,
+        connect_hold_seconds: float = DEFAULT_CONNECT_HOLD_SECONDS,
     ) -> None:
         self.core = EmulatorCore()
         self.issuer = JwtBearerIssuer()
         self.records = RecordStore()
         self.queries = QueryEngine(self.records, query_batch_size)
         self.usage = ApiUsage(api_limit)
+        self.clock = OrgClock()
+        self.events = EventBus(self.clock)
+        self.cometd = CometdEndpoint(
+            self.core, self.issuer, self.events, hold_seconds=connect_hold_seconds
+        )
         self._initial_api_limit = api_limit
         self._initial_batch_size = query_batch_size
+        self._initial_connect_hold = connect_hold_seconds
 
     def reset(self) -> None:
-        """Empty the org's data: records, query cursors, API usage, settings.
+        """Empty the org's data: records, query cursors, events, API usage, settings, clock.
 
-        Connected apps and sessions survive, so a long-lived client stays logged in and call
-        counts stay predictable; `expire_sessions` is the way to force a new login.
+        Connected apps, sessions and CometD clients survive, so a long-lived client stays
+        logged in and subscribed and call counts stay predictable; `expire_sessions` is the
+        way to force a new login, `drop_cometd_clients` a new handshake.
         """
         self.records.clear()
         self.queries.clear()
         self.queries.batch_size = self._initial_batch_size
         self.usage.used = 0
         self.usage.limit = self._initial_api_limit
+        self.events.clear()
+        self.clock.reset()
+        self.cometd.hold_seconds = self._initial_connect_hold
 
     def asgi_app(self) -> Starlette:
         rest = RestApi(self.core, self.issuer, self.records, self.queries, self.usage)
-        control = ControlApi(self.issuer, self.records, self.queries, self.usage)
+        control = ControlApi(
+            self.issuer,
+            self.records,
+            self.queries,
+            self.usage,
+            events=self.events,
+            cometd=self.cometd,
+            clock=self.clock,
+        )
         return Starlette(
             routes=[
                 Route("/services/oauth2/token", self._token, methods=["POST"]),
                 *rest.routes(),
+                *self.cometd.routes(),
                 *self.core.control_routes(self.reset),
                 *control.routes(),
             ]

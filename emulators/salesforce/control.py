@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from emulators.control_client import EmulatorControl
 from emulators.salesforce.control_models import (
     CertificateUpload,
+    ClockAdvance,
     ConnectedAppRegistration,
+    EventPublication,
+    OrderApproval,
     OrgSettings,
 )
+from emulators.salesforce.event_bus import ORDER_PROVISION_CHANNEL
 from emulators.salesforce.oauth import certificate_fingerprint
 
 Pem = str | bytes
@@ -65,8 +70,44 @@ class SalesforceEmulatorControl(EmulatorControl):
     def set_query_batch_size(self, size: int) -> None:
         self._put_settings(OrgSettings(query_batch_size=size))
 
+    def set_connect_hold(self, seconds: float) -> None:
+        """How long a CometD `/meta/connect` waits for events (Salesforce: 110 s)."""
+        self._put_settings(OrgSettings(connect_hold_seconds=seconds))
+
+    def publish_event(
+        self, payload: Mapping[str, Any], channel: str = ORDER_PROVISION_CHANNEL
+    ) -> int:
+        """Publish a Platform Event with any payload, bad ones included; its replay id."""
+        publication = EventPublication(channel=channel, payload=dict(payload))
+        return _replay_id(self.post("/events", publication.model_dump()))
+
+    def approve_order(self, order_id: str, *, idem_key: str | None = None) -> int:
+        """Set the Order Activating and publish OrderProvisionRequested__e, like the Flow does;
+        the event's replay id."""
+        approval = OrderApproval(idem_key=idem_key)
+        return _replay_id(self.post(f"/orders/{order_id}/approve", approval.model_dump()))
+
+    def list_events(self, channel: str = ORDER_PROVISION_CHANNEL) -> list[dict[str, Any]]:
+        """The retained events of a channel as subscribers receive them, oldest first."""
+        events: list[dict[str, Any]] = self.get("/events", {"channel": channel})
+        return events
+
+    def advance_clock(self, *, hours: float = 0, minutes: float = 0, seconds: float = 0) -> None:
+        """Move the org's clock forward, e.g. `hours=73` to age events out of retention."""
+        delta = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        self.post("/clock/advance", ClockAdvance(seconds=delta.total_seconds()).model_dump())
+
+    def drop_cometd_clients(self) -> None:
+        """Forget every CometD client: their next message gets `403::Unknown client`."""
+        self._http.delete("/cometd/clients").raise_for_status()
+
     def _put_settings(self, settings: OrgSettings) -> None:
         self._http.put("/settings", json=settings.model_dump(exclude_none=True)).raise_for_status()
+
+
+def _replay_id(event_message: dict[str, Any]) -> int:
+    replay_id: int = event_message["data"]["event"]["replayId"]
+    return replay_id
 
 
 def _text(pem: Pem) -> str:

@@ -7,13 +7,22 @@ POST   /__emulator/records/{sobject}          API-named fields -> 201 the record
 GET    /__emulator/records/{sobject}          every record of the type
 GET    /__emulator/records/{sobject}/{id}
 POST   /__emulator/sessions/expire            every access token becomes invalid
-GET    /__emulator/settings                   {"api_limit", "api_used", "query_batch_size"}
+GET    /__emulator/settings                   {"api_limit", "api_used", "query_batch_size",
+                                               "connect_hold_seconds"}
 PUT    /__emulator/settings                   OrgSettings (fields left out stay unchanged)
+POST   /__emulator/events                     EventPublication -> 201 the event as delivered
+GET    /__emulator/events?channel=/event/...  the retained events as delivered, oldest first
+POST   /__emulator/orders/{id}/approve        OrderApproval: what the approval button and the
+                                              Flow do -> 201 the OrderProvisionRequested__e
+POST   /__emulator/clock/advance              ClockAdvance (ages the retained events)
+DELETE /__emulator/cometd/clients             forget every CometD client (403::Unknown client)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,10 +31,21 @@ from starlette.routing import Route
 from emulators.core import CONTROL_PREFIX
 from emulators.salesforce.api_errors import ApiError, not_found
 from emulators.salesforce.api_usage import ApiUsage
+from emulators.salesforce.clock import OrgClock
+from emulators.salesforce.cometd import CometdEndpoint
 from emulators.salesforce.control_models import (
     CertificateUpload,
+    ClockAdvance,
     ConnectedAppRegistration,
+    EventPublication,
+    OrderApproval,
     OrgSettings,
+)
+from emulators.salesforce.event_bus import (
+    ORDER_PROVISION_CHANNEL,
+    EventBus,
+    PublishedEvent,
+    UnknownChannelError,
 )
 from emulators.salesforce.oauth import JwtBearerIssuer
 from emulators.salesforce.query import QueryEngine
@@ -41,11 +61,18 @@ class ControlApi:
         records: RecordStore,
         queries: QueryEngine,
         usage: ApiUsage,
+        *,
+        events: EventBus,
+        cometd: CometdEndpoint,
+        clock: OrgClock,
     ) -> None:
         self._issuer = issuer
         self._records = records
         self._queries = queries
         self._usage = usage
+        self._events = events
+        self._cometd = cometd
+        self._clock = clock
 
     def routes(self) -> list[Route]:
         apps = f"{CONTROL_PREFIX}/connected-apps"
@@ -64,6 +91,11 @@ class ControlApi:
             _route(f"{CONTROL_PREFIX}/sessions/expire", self._expire_sessions, "POST"),
             _route(f"{CONTROL_PREFIX}/settings", self._get_settings, "GET"),
             _route(f"{CONTROL_PREFIX}/settings", self._change_settings, "PUT"),
+            _route(f"{CONTROL_PREFIX}/events", self._publish_event, "POST"),
+            _route(f"{CONTROL_PREFIX}/events", self._list_events, "GET"),
+            _route(f"{CONTROL_PREFIX}/orders/{{order_id}}/approve", self._approve_order, "POST"),
+            _route(f"{CONTROL_PREFIX}/clock/advance", self._advance_clock, "POST"),
+            _route(f"{CONTROL_PREFIX}/cometd/clients", self._drop_cometd_clients, "DELETE"),
         ]
 
     async def _register_app(self, request: Request) -> Response:
@@ -115,6 +147,7 @@ class ControlApi:
                 "api_limit": self._usage.limit,
                 "api_used": self._usage.used,
                 "query_batch_size": self._queries.batch_size,
+                "connect_hold_seconds": self._cometd.hold_seconds,
             }
         )
 
@@ -124,7 +157,57 @@ class ControlApi:
             self._usage.limit = settings.api_limit
         if settings.query_batch_size is not None:
             self._queries.batch_size = settings.query_batch_size
+        if settings.connect_hold_seconds is not None:
+            self._cometd.hold_seconds = settings.connect_hold_seconds
         return Response(status_code=204)
+
+    async def _publish_event(self, request: Request) -> Response:
+        publication = EventPublication.model_validate_json(await request.body())
+        event = self._publish(publication.channel, publication.payload)
+        return JSONResponse(event.message(), status_code=201)
+
+    async def _list_events(self, request: Request) -> Response:
+        channel = request.query_params.get("channel", ORDER_PROVISION_CHANNEL)
+        try:
+            events = self._events.retained(channel)
+        except UnknownChannelError:
+            raise _unknown_channel(channel) from None
+        return JSONResponse([event.message() for event in events])
+
+    async def _approve_order(self, request: Request) -> Response:
+        """Set the Order Activating (clearing the last error), then publish as the Flow does."""
+        approval = OrderApproval.model_validate_json(await request.body() or b"{}")
+        activating = {
+            "Activation_Status__c": "Activating",
+            "Activation_Error_Code__c": None,
+            "Activation_Error_Message__c": None,
+        }
+        order_id = request.path_params["order_id"]
+        values = self._records.check_update("Order", order_id, activating)
+        payload = {"OrderId__c": self._records.apply_update("Order", order_id, values)}
+        if approval.idem_key is not None:
+            payload["IdemKey__c"] = approval.idem_key
+        event = self._publish(ORDER_PROVISION_CHANNEL, payload)
+        return JSONResponse(event.message(), status_code=201)
+
+    async def _advance_clock(self, request: Request) -> Response:
+        advance = ClockAdvance.model_validate_json(await request.body())
+        self._clock.advance(timedelta(seconds=advance.seconds))
+        return Response(status_code=204)
+
+    async def _drop_cometd_clients(self, _: Request) -> Response:
+        self._cometd.drop_clients()
+        return Response(status_code=204)
+
+    def _publish(self, channel: str, payload: dict[str, Any]) -> PublishedEvent:
+        try:
+            return self._events.publish(channel, payload)
+        except UnknownChannelError:
+            raise _unknown_channel(channel) from None
+
+
+def _unknown_channel(channel: str) -> ApiError:
+    return ApiError(404, "NOT_FOUND", f"No platform event channel {channel}")
 
 
 def _route(path: str, handler: Handler, method: str) -> Route:

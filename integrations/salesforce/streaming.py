@@ -1,0 +1,340 @@
+"""Platform Events from the Salesforce Streaming API: CometD (Bayeux 1.0) long polling with
+the replay extension, behind `PlatformEventTransport` so a Pub/Sub API (gRPC) transport can
+take its place.
+
+The transport recovers by itself, logging each recovery once, and every time starts again
+with a handshake and a subscription from `replay_from()`:
+
+- `403::Unknown client` or advice `reconnect: handshake`: at once.
+- `401::...` (also nested in `403::Handshake denied`) or HTTP 401: after logging in again.
+- Network errors, timeouts, HTTP 5xx/429, a failure advising `retry`: after a bounded
+  exponential back-off.
+
+Failures in a row back off too; a fresh login rejected again raises `StreamingError`, as
+does anything else unexpected; a login Salesforce refuses raises the `AuthenticationError`
+of `SalesforceAuth`. An invalid replay id raises `InvalidReplayIdError`, so the
+caller can fall back to replaying everything retained (-2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import structlog
+from pydantic import BaseModel
+
+from integrations.config import SalesforceSettings
+from integrations.errors import TransientError
+from integrations.salesforce.auth import SalesforceAuth, SalesforceToken
+
+log = structlog.get_logger(__name__)
+
+BAYEUX_VERSION = "1.0"
+LONG_POLLING = "long-polling"
+INITIAL_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+_INVALID_REPLAY_ID = re.compile(r"400::The replayId .* you provided was invalid")
+
+Message = dict[str, Any]
+
+
+class PlatformEvent(BaseModel):
+    channel: str
+    replay_id: int
+    event_uuid: str | None
+    payload: dict[str, Any]
+
+
+class StreamingError(Exception):
+    """The Streaming API answered in a way the transport cannot recover from."""
+
+
+class InvalidReplayIdError(StreamingError):
+    """The replay id is outside the retention window (or never existed)."""
+
+    def __init__(self, replay_id: int, message: str) -> None:
+        super().__init__(message)
+        self.replay_id = replay_id
+
+
+class PlatformEventTransport(Protocol):
+    def batches(
+        self, channel: str, replay_from: Callable[[], int]
+    ) -> AsyncIterator[list[PlatformEvent]]:
+        """Events of `channel` in arrival order, one list per server response (possibly
+        empty); every (re)subscription starts after `replay_from()` (-1 new, -2 retained)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _SessionLostError(Exception):
+    """The CometD client has to start again from a handshake."""
+
+    recovery = "cometd session lost, handshaking again"
+
+
+class _UnknownClientError(_SessionLostError):
+    recovery = "salesforce forgot the cometd client, handshaking again"
+
+
+class _AuthenticationInvalidError(_SessionLostError):
+    recovery = "salesforce session invalid, logging in again"
+
+    def __init__(self, token: SalesforceToken, reason: str) -> None:
+        super().__init__(reason)
+        self.token = token
+
+
+class _UnavailableError(_SessionLostError):
+    recovery = "salesforce streaming unavailable, retrying"
+
+
+@dataclass(frozen=True)
+class _Advice:
+    """The server's reconnect advice; times in milliseconds as on the wire."""
+
+    interval: int = 0
+    timeout: int = 110_000
+    reconnect: str = "retry"
+
+    def updated(self, reply: Message) -> _Advice:
+        advice = reply.get("advice")
+        if not isinstance(advice, dict):
+            return self
+        return _Advice(
+            interval=_milliseconds(advice.get("interval"), self.interval),
+            timeout=_milliseconds(advice.get("timeout"), self.timeout),
+            reconnect=str(advice.get("reconnect", self.reconnect)),
+        )
+
+
+@dataclass
+class _Session:
+    token: SalesforceToken
+    client_id: str
+    advice: _Advice
+
+
+class CometdTransport:
+    """One `batches()` iteration at a time; cancel it before `aclose()`."""
+
+    def __init__(self, settings: SalesforceSettings, auth: SalesforceAuth) -> None:
+        self._settings = settings
+        self._auth = auth
+        self._timeout_seconds = settings.timeout / 1000
+        self._http = httpx.AsyncClient(
+            verify=_tls_verification(settings), timeout=self._timeout_seconds
+        )
+        self._message_ids = itertools.count(1)
+        self._session: _Session | None = None
+
+    async def batches(
+        self, channel: str, replay_from: Callable[[], int]
+    ) -> AsyncIterator[list[PlatformEvent]]:
+        session: _Session | None = None
+        lost_in_a_row: list[_SessionLostError] = []
+        while True:
+            try:
+                if session is None:
+                    session = await self._start_session(channel, replay_from())
+                batch = await self._connect(session, channel)
+            except _SessionLostError as lost:
+                session = None
+                lost_in_a_row.append(lost)
+                await self._recover(lost_in_a_row)
+                continue
+            lost_in_a_row.clear()
+            yield batch
+            if session.advice.reconnect == "handshake":
+                log.info("salesforce advised a new cometd handshake", channel=channel)
+                session = None
+
+    async def aclose(self) -> None:
+        """Disconnect the CometD client (best effort) and close the HTTP connections."""
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(_SessionLostError, StreamingError):
+                message = {"channel": "/meta/disconnect", "clientId": session.client_id}
+                await self._exchange(session.token, [message])
+        await self._http.aclose()
+
+    async def _start_session(self, channel: str, replay_id: int) -> _Session:
+        session = await self._handshake()
+        self._session = session
+        message = {
+            "channel": "/meta/subscribe",
+            "clientId": session.client_id,
+            "subscription": channel,
+            "ext": {"replay": {channel: replay_id}},
+        }
+        reply = _meta_reply(await self._exchange(session.token, [message]), "/meta/subscribe")
+        if not reply.get("successful"):
+            error = str(reply.get("error") or "")
+            if _INVALID_REPLAY_ID.match(error):
+                raise InvalidReplayIdError(replay_id, error)
+            raise _failure(session.token, reply)
+        log.info("platform event subscription started", channel=channel, replay_from=replay_id)
+        return session
+
+    async def _handshake(self) -> _Session:
+        token = await self._login()
+        message = {
+            "channel": "/meta/handshake",
+            "version": BAYEUX_VERSION,
+            "minimumVersion": BAYEUX_VERSION,
+            "supportedConnectionTypes": [LONG_POLLING],
+            "ext": {"replay": True},
+        }
+        reply = _meta_reply(await self._exchange(token, [message]), "/meta/handshake")
+        client_id = reply.get("clientId")
+        if not reply.get("successful") or not isinstance(client_id, str):
+            raise _failure(token, reply)
+        return _Session(token, client_id, _Advice().updated(reply))
+
+    async def _login(self) -> SalesforceToken:
+        try:
+            return await asyncio.to_thread(self._auth.token)
+        except TransientError as error:
+            raise _UnavailableError(f"login: {error}") from None
+
+    async def _connect(self, session: _Session, channel: str) -> list[PlatformEvent]:
+        if session.advice.interval > 0:
+            await asyncio.sleep(session.advice.interval / 1000)
+        message = {
+            "channel": "/meta/connect",
+            "clientId": session.client_id,
+            "connectionType": LONG_POLLING,
+        }
+        hold_seconds = session.advice.timeout / 1000
+        messages = await self._exchange(
+            session.token, [message], read_timeout=hold_seconds + self._timeout_seconds
+        )
+        reply = _meta_reply(messages, "/meta/connect")
+        if not reply.get("successful"):
+            raise _failure(session.token, reply)
+        session.advice = session.advice.updated(reply)
+        if session.advice.reconnect == "none":
+            raise StreamingError("Salesforce advised the CometD client not to reconnect")
+        return _events(messages, channel)
+
+    async def _exchange(
+        self, token: SalesforceToken, messages: list[Message], *, read_timeout: float | None = None
+    ) -> list[Message]:
+        """POST messages (each given an id), return the server's messages."""
+        url = f"{token.instance_url.rstrip('/')}/cometd/{self._settings.api_version}"
+        body = [{**message, "id": str(next(self._message_ids))} for message in messages]
+        timeout = httpx.Timeout(self._timeout_seconds, read=read_timeout or self._timeout_seconds)
+        headers = {"Authorization": f"Bearer {token.access_token}"}
+        try:
+            response = await self._http.post(url, json=body, headers=headers, timeout=timeout)
+        except httpx.TransportError as error:
+            raise _UnavailableError(f"{type(error).__name__} {error}".strip()) from None
+        if response.status_code == 401:
+            raise _AuthenticationInvalidError(token, "HTTP 401")
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _UnavailableError(f"HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise StreamingError(f"unexpected HTTP {response.status_code} from {url}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise _UnavailableError("the answer is not JSON") from None
+        if not isinstance(answer, list):
+            raise _UnavailableError("the answer is not a Bayeux message array")
+        return [message for message in answer if isinstance(message, dict)]
+
+    async def _recover(self, lost_in_a_row: list[_SessionLostError]) -> None:
+        """Log the recovery, log out a rejected token, and wait if the failures go on."""
+        lost, attempt = lost_in_a_row[-1], len(lost_in_a_row)
+        first_try_is_immediate = not isinstance(lost, _UnavailableError) and attempt == 1
+        delay = 0.0 if first_try_is_immediate else _backoff_seconds(attempt)
+        log.warning(lost.recovery, reason=str(lost), attempt=attempt, retry_in_seconds=delay)
+        if isinstance(lost, _AuthenticationInvalidError):
+            if attempt > 1 and isinstance(lost_in_a_row[-2], _AuthenticationInvalidError):
+                raise StreamingError(f"Salesforce rejected a fresh session: {lost}")
+            self._auth.invalidate(lost.token)
+        await asyncio.sleep(delay)
+
+
+def _meta_reply(messages: list[Message], channel: str) -> Message:
+    for message in messages:
+        if message.get("channel") == channel:
+            return message
+    raise _UnavailableError(f"no {channel} reply in the answer")
+
+
+def _failure(token: SalesforceToken, reply: Message) -> Exception:
+    """The exception for an unsuccessful meta reply, from its error and advice."""
+    error = str(reply.get("error") or "no error given")
+    failure_reason = _failure_reason(reply)
+    if error.startswith("401") or failure_reason.startswith("401"):
+        return _AuthenticationInvalidError(token, failure_reason or error)
+    advice = reply.get("advice")
+    reconnect = advice.get("reconnect") if isinstance(advice, dict) else None
+    if error.startswith("403::Unknown client") or reconnect == "handshake":
+        return _UnknownClientError(error)
+    if reconnect == "retry":
+        return _UnavailableError(error)
+    return StreamingError(f"{reply.get('channel')} failed: {error}")
+
+
+def _failure_reason(reply: Message) -> str:
+    """Salesforce nests the real cause of `403::Handshake denied` in `ext.sfdc`."""
+    ext = reply.get("ext")
+    sfdc = ext.get("sfdc") if isinstance(ext, dict) else None
+    return str(sfdc.get("failureReason") or "") if isinstance(sfdc, dict) else ""
+
+
+def _events(messages: list[Message], channel: str) -> list[PlatformEvent]:
+    events = []
+    for message in messages:
+        if message.get("channel") != channel:
+            continue
+        event = _platform_event(message, channel)
+        if event is None:
+            log.warning("platform event without a replay id skipped", channel=channel)
+        else:
+            events.append(event)
+    return events
+
+
+def _platform_event(message: Message, channel: str) -> PlatformEvent | None:
+    """The event in a message, or None without `data.event.replayId`."""
+    data = message.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("event"), dict):
+        return None
+    replay_id, event_uuid = data["event"].get("replayId"), data["event"].get("EventUuid")
+    if not isinstance(replay_id, int) or isinstance(replay_id, bool):
+        return None
+    payload = data.get("payload")
+    return PlatformEvent(
+        channel=channel,
+        replay_id=replay_id,
+        event_uuid=event_uuid if isinstance(event_uuid, str) else None,
+        payload=payload if isinstance(payload, dict) else {},
+    )
+
+
+def _backoff_seconds(attempt: int) -> float:
+    return float(min(INITIAL_BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+
+
+def _milliseconds(value: Any, default: int) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    return default
+
+
+def _tls_verification(settings: SalesforceSettings) -> ssl.SSLContext | bool:
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(settings.ca_bundle))
