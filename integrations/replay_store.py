@@ -37,6 +37,10 @@ class ReplayIdStore:
         self._note_redis_up()
         return int(stored) if stored is not None else None
 
+    async def forget(self) -> None:
+        self._unsaved = None
+        await self._redis.delete(self.key)
+
     async def save(self, replay_id: int) -> None:
         self._unsaved = replay_id
         await self.flush()

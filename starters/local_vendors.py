@@ -43,17 +43,23 @@ class LocalVendors:
 
 @contextmanager
 def running_vendor_emulators(
-    work_dir: Path, *, client_timeout_ms: int = 10_000
+    work_dir: Path,
+    *,
+    client_timeout_ms: int = 10_000,
+    salesforce_port: int = 0,
+    whmcs_port: int = 0,
 ) -> Iterator[LocalVendors]:
-    """Start both emulators on free ports; the JWT key and TLS files live in `work_dir`."""
+    """Start both emulators (port 0: a free one); the JWT key and TLS files live in `work_dir`."""
     tls = ensure_tls_files(work_dir)
     key_pair = generate_jwt_key_pair(INTEGRATION_USER)
     key_path = work_dir / "salesforce-jwt.key"
     key_path.write_bytes(key_pair.private_key_pem)
     key_path.chmod(0o600)
     with ExitStack() as stack:
-        salesforce_server = EmulatorServer(SalesforceEmulator().asgi_app(), tls=tls)
-        whmcs_server = EmulatorServer(WhmcsEmulator().asgi_app())
+        salesforce_server = EmulatorServer(
+            SalesforceEmulator().asgi_app(), port=salesforce_port, tls=tls
+        )
+        whmcs_server = EmulatorServer(WhmcsEmulator().asgi_app(), port=whmcs_port)
         for server in (salesforce_server, whmcs_server):
             server.start_in_thread()
             stack.callback(server.stop)

@@ -26,7 +26,8 @@ DEFAULT_PRODUCTS = (SampleProduct("SIM Data 5GB"), SampleProduct("Voice Option")
 @dataclass(frozen=True)
 class SampleOrderSpec:
     products: tuple[SampleProduct, ...] = DEFAULT_PRODUCTS
-    activation_status: str = ActivationStatus.ACTIVATING
+    activation_status: str | None = ActivationStatus.ACTIVATING
+    """None: not approved yet; approve it through the emulator like the Salesforce Flow."""
     has_payment_method: bool = True
     account_mapped: bool = True
 
@@ -52,15 +53,10 @@ async def create_sample_order(
                 user_id=str(uuid.uuid4()), whmcs_client_id=client.id, sf_account_id=account["Id"]
             )
         )
-    order = vendors.salesforce.create_record(
-        "Order",
-        {
-            "AccountId": account["Id"],
-            "Status": "Draft",
-            "EffectiveDate": "2026-11-01",
-            "Activation_Status__c": spec.activation_status,
-        },
-    )
+    order_fields = {"AccountId": account["Id"], "Status": "Draft", "EffectiveDate": "2026-11-01"}
+    if spec.activation_status is not None:
+        order_fields["Activation_Status__c"] = spec.activation_status
+    order = vendors.salesforce.create_record("Order", order_fields)
     item_ids = [
         vendors.salesforce.create_record(
             "OrderItem",

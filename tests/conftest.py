@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,12 +12,16 @@ import structlog
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.config import DatabaseSettings, LogFormat, LoggingSettings
+from integrations.database import apply_migrations
 from integrations.logging import configure_logging
+from starters.local_services import fresh_database
 from starters.local_vendors import LocalVendors, running_vendor_emulators
-from tests.support.databases import throwaway_database
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
 from workers.worker import Integrations, open_integrations, running_workers
 
+DATABASE_ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 CLIENT_TIMEOUT_MS = 1000
 """Short, so that the emulators' timeout faults cost the suite little wall time."""
 
@@ -52,8 +57,12 @@ async def dev_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvir
 
 @pytest.fixture(scope="session")
 async def database() -> AsyncIterator[DatabaseSettings]:
-    async with throwaway_database() as settings:
-        yield settings
+    """A new database on the machine's PostgreSQL (TEST_DATABASE_ADMIN_URL), migrated."""
+    name = f"portal_test_{uuid.uuid4().hex[:12]}"
+    async with fresh_database(DATABASE_ADMIN_URL, name) as url:
+        async with await psycopg.AsyncConnection.connect(url) as connection:
+            await apply_migrations(connection)
+        yield DatabaseSettings(DATABASE_URL=url)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,149 @@
+"""The Platform Event bridge: Salesforce events in, `ProvisionOrder` workflows out, nothing
+lost and nothing doubled.
+
+Events are handed to Temporal in arrival order, and the replay id is stored only after
+Temporal acknowledged the event, so the stored id is never ahead of an unacknowledged event
+(at-least-once). The workflow id makes a redelivered event harmless (exactly-once effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from redis.asyncio import Redis
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
+from integrations.replay_store import ReplayIdStore
+from integrations.salesforce.auth import SalesforceAuth
+from integrations.salesforce.streaming import (
+    CometdTransport,
+    InvalidReplayIdError,
+    PlatformEvent,
+    PlatformEventTransport,
+)
+from starters.event_intake import IntakeOutcome, ProvisionIntake
+from workflows.provision_order_models import ProvisionPolicy
+
+log = structlog.get_logger(__name__)
+
+REPLAY_NEW_ONLY = -1
+REPLAY_ALL_RETAINED = -2
+MAX_TEMPORAL_BACKOFF_SECONDS = 30.0
+REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+
+
+class EventBridge:
+    def __init__(
+        self,
+        transport: PlatformEventTransport,
+        intake: ProvisionIntake,
+        channel: str,
+        *,
+        store: ReplayIdStore | None,
+        on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
+    ) -> None:
+        """`store` None: do not persist the position (a one-off backfill beside a live bridge)."""
+        self._transport = transport
+        self._intake = intake
+        self._channel = channel
+        self._store = store
+        self._on_event = on_event
+        self.position = REPLAY_NEW_ONLY
+        self.counts: Counter[IntakeOutcome] = Counter()
+
+    async def resume_position(self, settings: PlatformEventSettings) -> None:
+        """Stored replay id wins; with none stored, SF_EVENTS_REPLAY picks -1 or -2."""
+        stored = await self._store.load() if self._store else None
+        if stored is not None:
+            self.position = stored
+        else:
+            all_events = settings.events_replay is ReplayMode.ALL
+            self.position = REPLAY_ALL_RETAINED if all_events else REPLAY_NEW_ONLY
+        log.info("Subscribing to Platform Events", channel=self._channel, replay_from=self.position)
+
+    async def forget_position(self) -> None:
+        if self._store:
+            await self._store.forget()
+
+    async def run(self, *, until_caught_up: bool = False) -> None:
+        """Hand every event to Temporal; forever, or until a poll brings nothing new."""
+        while True:
+            try:
+                async for batch in self._transport.batches(self._channel, lambda: self.position):
+                    for event in batch:
+                        await self._acknowledge(event)
+                    if self._store:
+                        await self._store.flush()
+                    if until_caught_up and not batch:
+                        return
+            except InvalidReplayIdError as error:
+                log.error(
+                    "Replay id no longer retained by Salesforce: replaying all retained events "
+                    "(-2); events already handled are recognised by their workflow id",
+                    channel=self._channel,
+                    replay_id=error.replay_id,
+                )
+                self.position = REPLAY_ALL_RETAINED
+
+    async def _acknowledge(self, event: PlatformEvent) -> None:
+        outcome = await self._submit_until_acknowledged(event)
+        self.counts[outcome] += 1
+        self.position = event.replay_id
+        if self._store:
+            await self._store.save(event.replay_id)
+        if self._on_event:
+            self._on_event(event, outcome)
+
+    async def _submit_until_acknowledged(self, event: PlatformEvent) -> IntakeOutcome:
+        backoff = 1.0
+        while True:
+            try:
+                return await self._intake.submit(event)
+            except RPCError as error:
+                log.warning(
+                    "Temporal did not acknowledge the event; retrying, replay id not advanced",
+                    replay_id=event.replay_id,
+                    error=str(error),
+                    retry_in_seconds=backoff,
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_TEMPORAL_BACKOFF_SECONDS)
+
+
+@asynccontextmanager
+async def opened_bridge(
+    client: Client,
+    *,
+    task_queue: str,
+    policy: ProvisionPolicy,
+    salesforce: SalesforceSettings,
+    events: PlatformEventSettings,
+    redis_url: str | None,
+    on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
+) -> AsyncIterator[EventBridge]:
+    """A bridge with its connections; `redis_url` None: do not persist the replay id."""
+    auth = SalesforceAuth(salesforce)
+    transport = CometdTransport(salesforce, auth)
+    redis = (
+        Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2) if redis_url else None
+    )
+    channel = events.provision_event_channel
+    try:
+        yield EventBridge(
+            transport,
+            ProvisionIntake(client, task_queue=task_queue, policy=policy),
+            channel,
+            store=ReplayIdStore(redis, channel) if redis else None,
+            on_event=on_event,
+        )
+    finally:
+        await transport.aclose()
+        auth.close()
+        if redis:
+            await redis.aclose()
