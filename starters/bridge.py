@@ -71,17 +71,17 @@ class EventBridge:
         if self._store:
             await self._store.forget()
 
-    async def run(self, *, until_caught_up: bool = False) -> None:
-        """Hand every event to Temporal; forever, or until a poll brings nothing new."""
+    async def run(self, *, stop_when_quiet_for: float | None = None) -> None:
+        """Hand every event to Temporal, forever, or until no event came for that many seconds
+        (a backfill: Salesforce itself holds an empty poll for up to 110 s)."""
         while True:
+            batches = aiter(self._transport.batches(self._channel, lambda: self.position))
             try:
-                async for batch in self._transport.batches(self._channel, lambda: self.position):
-                    for event in batch:
-                        await self._acknowledge(event)
-                    if self._store:
-                        await self._store.flush()
-                    if until_caught_up and not batch:
+                while (batch := await _next_batch(batches, stop_when_quiet_for)) is not None:
+                    await self._hand_over(batch)
+                    if stop_when_quiet_for is not None and not batch:
                         return
+                return
             except InvalidReplayIdError as error:
                 log.error(
                     "Replay id no longer retained by Salesforce: replaying all retained events "
@@ -90,6 +90,12 @@ class EventBridge:
                     replay_id=error.replay_id,
                 )
                 self.position = REPLAY_ALL_RETAINED
+
+    async def _hand_over(self, batch: list[PlatformEvent]) -> None:
+        for event in batch:
+            await self._acknowledge(event)
+        if self._store:
+            await self._store.flush()
 
     async def _acknowledge(self, event: PlatformEvent) -> None:
         outcome = await self._submit_until_acknowledged(event)
@@ -114,6 +120,19 @@ class EventBridge:
                 )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_TEMPORAL_BACKOFF_SECONDS)
+
+
+async def _next_batch(
+    batches: AsyncIterator[list[PlatformEvent]], quiet_seconds: float | None
+) -> list[PlatformEvent] | None:
+    """The next batch, or None when none came within `quiet_seconds`."""
+    try:
+        async with asyncio.timeout(quiet_seconds) as deadline:
+            return await anext(batches)
+    except TimeoutError:
+        if deadline.expired():
+            return None
+        raise
 
 
 @asynccontextmanager

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from integrations.config import DatabaseSettings, SalesforceSettings, WhmcsSettings, load
+from integrations.config import (
+    DatabaseSettings,
+    PlatformEventSettings,
+    RedisSettings,
+    SalesforceSettings,
+    WhmcsSettings,
+    load,
+)
+from starters.bridge import opened_bridge
 from starters.cli_support import run, temporal_client
 from starters.demo import prepare_work_dir, run_demo
+from starters.local_vendors import running_vendor_emulators
 from starters.order_cli import order_app
+from starters.provisioning import ProvisioningSettings
+from workers.worker import open_integrations, run_until_cancelled
 
 app = typer.Typer(
     help="Operate portal-workflows: worker, orders, and more.",
@@ -23,7 +37,6 @@ app.add_typer(order_app, name="order")
 @app.command()
 def worker() -> None:
     """Run the worker: all workflows and activities, on every task queue."""
-    from workers.worker import open_integrations, run_until_cancelled
 
     async def run_worker() -> None:
         salesforce, whmcs, database = (
@@ -39,13 +52,65 @@ def worker() -> None:
 
 
 @app.command()
+def bridge() -> None:
+    """Run the Platform Event bridge: Salesforce events in, ProvisionOrder workflows out."""
+
+    async def run_bridge() -> None:
+        events = load(PlatformEventSettings)
+        if not events.events_enabled:
+            typer.echo("SF_EVENTS_ENABLED is not true: the bridge has nothing to do.")
+            return
+        salesforce, redis = load(SalesforceSettings), load(RedisSettings)
+        policy = load(ProvisioningSettings)
+        client, temporal = await temporal_client()
+        async with opened_bridge(
+            client,
+            task_queue=temporal.task_queue,
+            policy=policy,
+            salesforce=salesforce,
+            events=events,
+            redis_url=redis.url,
+        ) as event_bridge:
+            await event_bridge.resume_position(events)
+            await event_bridge.run()
+
+    run(run_bridge())
+
+
+@app.command()
+def emulators(
+    salesforce_port: Annotated[int, typer.Option(help="Salesforce emulator (TLS) port")] = 8443,
+    whmcs_port: Annotated[int, typer.Option(help="WHMCS emulator port")] = 8081,
+    work_dir: Annotated[
+        Path, typer.Option(help="where the TLS CA and the JWT key are written")
+    ] = Path(".emulators"),
+) -> None:
+    """Run the Salesforce and WHMCS emulators standalone (until Ctrl-C).
+
+    Prints the settings that point the worker and the bridge at them.
+    """
+    work_dir.mkdir(exist_ok=True)
+    with running_vendor_emulators(
+        work_dir.resolve(), salesforce_port=salesforce_port, whmcs_port=whmcs_port
+    ) as vendors:
+        for name, value in vendors.environment().items():
+            typer.echo(f"export {name}={value}")
+        typer.echo("# emulators running; control API under /__emulator/ ; Ctrl-C to stop")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+@app.command()
 def demo(
     once: Annotated[
         bool, typer.Option("--once", help="run the scenario, then exit 0 if every sample succeeded")
     ] = False,
 ) -> None:
-    """The embedded stack (Temporal + UI, PostgreSQL, Redis, emulators, worker, bridge) and a
-    sample scenario through the real event path; runs until Ctrl-C."""
+    """The whole system on this machine, with a sample scenario (until Ctrl-C).
+
+    Starts Temporal with its UI, PostgreSQL, Redis, the emulators, the worker and the bridge,
+    then drives sample orders through the real event path.
+    """
     succeeded = run(run_demo(prepare_work_dir(), once=once, console=Console(soft_wrap=True)))
     if not succeeded:
         raise typer.Exit(1)

@@ -29,6 +29,20 @@ class LocalVendors:
     whmcs_settings: WhmcsSettings
     certificate_pem: bytes
 
+    def environment(self) -> dict[str, str]:
+        """The settings that point the production clients at these emulators."""
+        salesforce, whmcs = self.salesforce_settings, self.whmcs_settings
+        return {
+            "SF_LOGIN_URL": salesforce.login_url,
+            "SF_CLIENT_ID": salesforce.client_id,
+            "SF_USERNAME": salesforce.username,
+            "SF_PRIVATE_KEY_PATH": str(salesforce.private_key_path),
+            "SF_CA_BUNDLE": str(salesforce.ca_bundle),
+            "WHMCS_API_URL": whmcs.api_url,
+            "WHMCS_API_IDENTIFIER": whmcs.api_identifier.get_secret_value(),
+            "WHMCS_API_SECRET": whmcs.api_secret.get_secret_value(),
+        }
+
     def reset(self) -> None:
         """Forget all data and faults; keep the Connected App trusting our JWT certificate."""
         self.salesforce.reset()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from integrations.config import load
+from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings, load
+from starters.bridge import opened_bridge
 from starters.cli_support import fail, run, temporal_client
+from starters.event_intake import IntakeOutcome
 from starters.provisioning import (
     InvalidOrderIdError,
     ProvisioningSettings,
@@ -19,6 +23,9 @@ from starters.provisioning import (
 )
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import ProvisionStatus, RetryRequest
+
+BACKFILL_QUIET_SECONDS = 15.0
+"""A backfill is complete when Salesforce has sent nothing for this long."""
 
 order_app = typer.Typer(help="Provision Salesforce orders into WHMCS.", no_args_is_help=True)
 
@@ -103,8 +110,45 @@ def retry(
 
 
 def _not_found_or(error: RPCError, order_id: str) -> Exception:
-    if error.status == RPCStatusCode.NOT_FOUND:
-        return fail(f"No provisioning workflow for order {order_id}")
-    if error.status == RPCStatusCode.FAILED_PRECONDITION:
-        return fail(f"The provisioning workflow for order {order_id} has already finished")
-    return error
+    if error.status != RPCStatusCode.NOT_FOUND:
+        return error
+    if "already completed" in error.message:
+        return fail(
+            f"Provisioning of order {order_id} has finished; `portalctl order start {order_id}` "
+            "(or Provision / Retry in Salesforce) starts it again"
+        )
+    return fail(f"No provisioning workflow for order {order_id}")
+
+
+@order_app.command("backfill")
+def backfill() -> None:
+    """Replay every retained Platform Event (-2) once and start what was missed.
+
+    The live bridge's stored replay id is left alone; events already handled are recognised
+    by their workflow id. Stops when Salesforce has nothing more to replay.
+    """
+
+    async def replay_all(progress: Progress, task: TaskID) -> Counter[IntakeOutcome]:
+        salesforce, policy = load(SalesforceSettings), load(ProvisioningSettings)
+        events = load(PlatformEventSettings).model_copy(update={"events_replay": ReplayMode.ALL})
+        client, temporal = await temporal_client()
+        async with opened_bridge(
+            client,
+            task_queue=temporal.task_queue,
+            policy=policy,
+            salesforce=salesforce,
+            events=events,
+            redis_url=None,
+            on_event=lambda _event, _outcome: progress.advance(task),
+        ) as replaying_bridge:
+            await replaying_bridge.resume_position(events)
+            await replaying_bridge.run(stop_when_quiet_for=BACKFILL_QUIET_SECONDS)
+            return replaying_bridge.counts
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} events")
+    ) as progress:
+        task = progress.add_task("Replaying retained Platform Events", total=None)
+        counts = run(replay_all(progress, task))
+    for outcome in IntakeOutcome:
+        typer.echo(f"{outcome.value:>18}: {counts[outcome]}")
