@@ -18,12 +18,10 @@ from integrations.config import (
     WhmcsSettings,
     load,
 )
-from starters.bridge import opened_bridge
-from starters.cli_support import run, temporal_client
+from starters.cli_support import configured_bridge, run, temporal_client
 from starters.demo import prepare_work_dir, run_demo
 from starters.local_vendors import running_vendor_emulators
 from starters.order_cli import order_app
-from starters.provisioning import ProvisioningSettings
 from workers.worker import open_integrations, run_until_cancelled
 
 app = typer.Typer(
@@ -60,18 +58,8 @@ def bridge() -> None:
         if not events.events_enabled:
             typer.echo("SF_EVENTS_ENABLED is not true: the bridge has nothing to do.")
             return
-        salesforce, redis = load(SalesforceSettings), load(RedisSettings)
-        policy = load(ProvisioningSettings)
-        client, temporal = await temporal_client()
-        async with opened_bridge(
-            client,
-            task_queue=temporal.task_queue,
-            policy=policy,
-            salesforce=salesforce,
-            events=events,
-            redis_url=redis.url,
-        ) as event_bridge:
-            await event_bridge.resume_position(events)
+        redis = load(RedisSettings)
+        async with configured_bridge(events, redis_url=redis.url) as event_bridge:
             await event_bridge.run()
 
     run(run_bridge())

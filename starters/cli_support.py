@@ -4,15 +4,27 @@ and turning a configuration mistake into one line instead of a traceback."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import typer
 from temporalio.client import Client
 
-from integrations.config import ConfigurationError, LoggingSettings, TemporalSettings, load
+from integrations.config import (
+    ConfigurationError,
+    LoggingSettings,
+    PlatformEventSettings,
+    SalesforceSettings,
+    TemporalSettings,
+    load,
+)
 from integrations.logging import configure_logging
+from integrations.salesforce.streaming import PlatformEvent
 from integrations.temporal import connect
+from starters.bridge import EventBridge, opened_bridge
+from starters.event_intake import IntakeOutcome
+from starters.provisioning import ProvisioningSettings
 
 ResultT = TypeVar("ResultT")
 
@@ -40,6 +52,29 @@ async def temporal_client() -> tuple[Client, TemporalSettings]:
         raise fail(
             f"cannot reach Temporal at {settings.address} (TEMPORAL_ADDRESS): {error}"
         ) from None
+
+
+@asynccontextmanager
+async def configured_bridge(
+    events: PlatformEventSettings,
+    *,
+    redis_url: str | None,
+    on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
+) -> AsyncIterator[EventBridge]:
+    """A bridge built from the environment's settings, positioned where it should resume."""
+    salesforce, policy = load(SalesforceSettings), load(ProvisioningSettings)
+    client, temporal = await temporal_client()
+    async with opened_bridge(
+        client,
+        task_queue=temporal.task_queue,
+        policy=policy,
+        salesforce=salesforce,
+        events=events,
+        redis_url=redis_url,
+        on_event=on_event,
+    ) as bridge:
+        await bridge.resume_position(events)
+        yield bridge
 
 
 def fail(message: str, exit_code: int = 1) -> typer.Exit:

@@ -11,9 +11,8 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings, load
-from starters.bridge import opened_bridge
-from starters.cli_support import fail, run, temporal_client
+from integrations.config import PlatformEventSettings, ReplayMode, load
+from starters.cli_support import configured_bridge, fail, run, temporal_client
 from starters.event_intake import IntakeOutcome
 from starters.provisioning import (
     InvalidOrderIdError,
@@ -129,19 +128,10 @@ def backfill() -> None:
     """
 
     async def replay_all(progress: Progress, task: TaskID) -> Counter[IntakeOutcome]:
-        salesforce, policy = load(SalesforceSettings), load(ProvisioningSettings)
         events = load(PlatformEventSettings).model_copy(update={"events_replay": ReplayMode.ALL})
-        client, temporal = await temporal_client()
-        async with opened_bridge(
-            client,
-            task_queue=temporal.task_queue,
-            policy=policy,
-            salesforce=salesforce,
-            events=events,
-            redis_url=None,
-            on_event=lambda _event, _outcome: progress.advance(task),
+        async with configured_bridge(
+            events, redis_url=None, on_event=lambda _event, _outcome: progress.advance(task)
         ) as replaying_bridge:
-            await replaying_bridge.resume_position(events)
             await replaying_bridge.run(stop_when_quiet_for=BACKFILL_QUIET_SECONDS)
             return replaying_bridge.counts
 
