@@ -102,6 +102,22 @@ class SalesforceSettings(_Settings):
         return self.private_key_path.read_bytes()
 
 
+class FreebitSettings(_Settings):
+    model_config = SettingsConfigDict(env_prefix="FREEBIT_")
+
+    base_url: str
+    oem_id: str
+    oem_key: SecretStr
+    timeout: int = Field(default=30_000, ge=1, description="HTTP timeout in milliseconds")
+    operation_gap: Duration = Field(
+        default=timedelta(minutes=30),
+        description="minimum time between two Freebit operations on one account",
+    )
+    token_ttl: Duration = Field(
+        default=timedelta(minutes=50), description="how long a cached authKey is reused"
+    )
+
+
 class ReplayMode(StrEnum):
     LATEST = "LATEST"
     ALL = "ALL"
