@@ -1,0 +1,35 @@
+"""Wire-faithful Freebit (MVNO SIM management) API emulator with fault injection."""
+
+from emulators.freebit.app import (
+    API_PREFIX,
+    DEFAULT_CREDENTIALS,
+    DEFAULT_PATHS,
+    DEFAULT_PLAN_CODES,
+    FreebitEmulator,
+)
+from emulators.freebit.control import FreebitEmulatorControl
+from emulators.freebit.records import (
+    FreebitTiming,
+    NewSimAccount,
+    OemCredentials,
+    OperationRecord,
+    RecordedRequest,
+    SimAccountRecord,
+)
+from emulators.freebit.standalone import run_freebit_emulator
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_CREDENTIALS",
+    "DEFAULT_PATHS",
+    "DEFAULT_PLAN_CODES",
+    "FreebitEmulator",
+    "FreebitEmulatorControl",
+    "FreebitTiming",
+    "NewSimAccount",
+    "OemCredentials",
+    "OperationRecord",
+    "RecordedRequest",
+    "SimAccountRecord",
+    "run_freebit_emulator",
+]

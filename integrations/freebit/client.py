@@ -1,0 +1,179 @@
+"""Async client for the Freebit SIM management API.
+
+Every failure becomes an `IntegrationError` whose `code` an operator can act on:
+- ETIMEOUT: the request went out but no complete answer came back (timed out, or the
+  connection broke). Ambiguous: Freebit may have applied it, the caller decides whether
+  sending it again is safe.
+- ECONNECTION: no connection, nothing was sent. 429, 5xx, EBADRESPONSE: transient.
+- LOCKED (`AccountLockedError`, transient): the account is locked or inside its operation
+  gap; nothing was applied.
+- AUTH (`AuthenticationError`): the OEM credentials were refused.
+- Freebit's statusCode (`FreebitError`, business): any other refusal.
+An expired authKey is renewed once, transparently. The oemKey and authKeys are never logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+
+from integrations.config import FreebitSettings
+from integrations.errors import IntegrationError, TransientError
+from integrations.freebit import wire
+from integrations.freebit.errors import AuthKeyRejectedError, FreebitError
+from integrations.freebit.models import (
+    AccountDetail,
+    AccountQuery,
+    Cancellation,
+    ContractLine,
+    NetworkTypeChange,
+    PlanChange,
+    QuotaTopUp,
+    TrafficInfo,
+    VoiceOptionChange,
+)
+from integrations.freebit.paths import FreebitOperation, operation_url
+from integrations.freebit.token_cache import FreebitTokenCache
+
+log = structlog.get_logger(__name__)
+
+Json = dict[str, Any]
+AnswerT = TypeVar("AnswerT")
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class FreebitClient:
+    def __init__(self, settings: FreebitSettings, token_cache: FreebitTokenCache) -> None:
+        self._settings = settings
+        self._token_cache = token_cache
+        self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def account_detail(self, account: str) -> AccountDetail:
+        query = AccountQuery(account=account)
+        body = await self._call(FreebitOperation.ACCOUNT_DETAIL, wire.account_detail_body(query))
+        return _decoded(FreebitOperation.ACCOUNT_DETAIL, wire.account_detail_from, body)
+
+    async def traffic_info(self, account: str) -> TrafficInfo:
+        query = AccountQuery(account=account)
+        body = await self._call(FreebitOperation.TRAFFIC_INFO, wire.traffic_info_body(query))
+        return _decoded(FreebitOperation.TRAFFIC_INFO, wire.traffic_info_from, body)
+
+    async def add_quota(self, account: str, quota_mb: int, *, expire: date | None = None) -> None:
+        top_up = QuotaTopUp(account=account, quota_mb=quota_mb, expire=expire)
+        body = wire.add_quota_body(top_up, self._settings.quota_code)
+        await self._call(FreebitOperation.ADD_QUOTA, body)
+
+    async def change_plan(
+        self, account: str, plan_code: str, *, run_time: date | None = None
+    ) -> None:
+        change = PlanChange(account=account, plan_code=plan_code, run_time=run_time)
+        await self._call(FreebitOperation.PLAN_CHANGE, wire.plan_change_body(change))
+
+    async def change_voice_options(
+        self, account: str, *, voice_mail: bool | None = None, call_waiting: bool | None = None
+    ) -> None:
+        """Raises ValueError, before any call, when neither option is given."""
+        change = VoiceOptionChange(
+            account=account, voice_mail=voice_mail, call_waiting=call_waiting
+        )
+        await self._call(FreebitOperation.VOICE_OPTIONS, wire.voice_options_body(change))
+
+    async def change_network_type(self, account: str, contract_line: ContractLine) -> None:
+        """Freebit locks the account for about 30 minutes afterwards; it cannot be undone."""
+        change = NetworkTypeChange(account=account, contract_line=contract_line)
+        await self._call(FreebitOperation.CONTRACT_LINE, wire.contract_line_body(change))
+
+    async def cancel_account(self, account: str, *, run_date: date | None = None) -> None:
+        """Freebit accepts the cancellation now and carries it out later."""
+        cancellation = Cancellation(account=account, run_date=run_date)
+        await self._call(FreebitOperation.CANCEL, wire.cancel_body(cancellation))
+
+    async def verify_credentials(self, oem_key: str | None = None) -> None:
+        """Authenticate afresh, bypassing the cache, with `oem_key` or the configured key."""
+        await self._authenticate(oem_key)
+
+    async def _call(self, operation: FreebitOperation, body: Json) -> Json:
+        started = time.monotonic()
+        try:
+            answer = await self._call_with_auth_key(operation, body)
+        except IntegrationError as error:
+            log.warning(
+                "freebit call failed", operation=operation, code=error.code, **_took(started)
+            )
+            raise
+        log.info("freebit call", operation=operation, result="success", **_took(started))
+        return answer
+
+    async def _call_with_auth_key(self, operation: FreebitOperation, body: Json) -> Json:
+        auth_key = await self._token_cache.auth_key(self._authenticate)
+        try:
+            return await self._post(operation, {**body, "authKey": auth_key})
+        except AuthKeyRejectedError:
+            log.info("freebit authKey rejected, authenticating again", operation=operation)
+            await self._token_cache.invalidate(auth_key)
+        renewed = await self._token_cache.auth_key(self._authenticate)
+        return await self._post(operation, {**body, "authKey": renewed})
+
+    async def _authenticate(self, oem_key: str | None = None) -> str:
+        key = oem_key if oem_key is not None else self._settings.oem_key.get_secret_value()
+        body = await self._post(FreebitOperation.AUTH, wire.auth_body(self._settings.oem_id, key))
+        return _decoded(FreebitOperation.AUTH, wire.auth_key_from, body)
+
+    async def _post(self, operation: FreebitOperation, payload: Json) -> Json:
+        url = operation_url(self._settings, operation)
+        try:
+            response = await self._http.post(url, data=wire.form(payload))
+        except _NOT_SENT as error:
+            raise TransientError("ECONNECTION", f"{operation}: {error!r}") from error
+        except httpx.TimeoutException as error:
+            timeout_ms = self._settings.timeout
+            raise TransientError(
+                "ETIMEOUT", f"{operation} timed out after {timeout_ms} ms"
+            ) from error
+        except httpx.TransportError as error:
+            message = f"{operation}: connection lost after sending: {error!r}"
+            raise TransientError("ETIMEOUT", message) from error
+        body = _json_answer(operation, response)
+        wire.raise_for_result(operation, body)
+        return body
+
+
+def _json_answer(operation: FreebitOperation, response: httpx.Response) -> Json:
+    status = response.status_code
+    if status == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        seconds = float(retry_after) if retry_after.isdigit() else None
+        raise TransientError("429", f"{operation} rate limited", retry_after=seconds)
+    if status >= 500:
+        raise TransientError(str(status), f"{operation} failed with HTTP {status}")
+    if status != 200:
+        raise FreebitError(str(status), f"{operation} failed with HTTP {status}", result_code="")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise TransientError("EBADRESPONSE", f"{operation} answered something other than JSON")
+    return body
+
+
+def _decoded(operation: FreebitOperation, decode: Callable[[Json], AnswerT], body: Json) -> AnswerT:
+    try:
+        return decode(body)
+    except (KeyError, TypeError, ValueError) as error:
+        raise TransientError(
+            "EBADRESPONSE", f"{operation} answer not understood: {error}"
+        ) from error
+
+
+def _took(started: float) -> dict[str, int]:
+    return {"duration_ms": round((time.monotonic() - started) * 1000)}
