@@ -116,6 +116,18 @@ class FreebitSettings(_Settings):
     token_ttl: Duration = Field(
         default=timedelta(minutes=50), description="how long a cached authKey is reused"
     )
+    quota_code: str = Field(
+        default="PASI_TOPUP", min_length=1, description="quotaCode sent with quota top-ups"
+    )
+    # Paths below FREEBIT_BASE_URL; Freebit publishes no spec, so each one can be overridden.
+    path_auth: str = "/authOem/"
+    path_account_detail: str = "/mvno/getDetail/"
+    path_traffic_info: str = "/mvno/getTrafficInfo/"
+    path_add_quota: str = "/master/addSpec/"
+    path_plan_change: str = "/mvno/changePlan/"
+    path_voice_options: str = "/mvno/talkoption/changeOrder/"
+    path_contract_line: str = "/mvno/contractline/change/"
+    path_cancel: str = "/master/cnclAcnt/"
 
 
 class ReplayMode(StrEnum):

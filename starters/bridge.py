@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
-from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
+from integrations.redis_connection import redis_client
 from integrations.replay_store import ReplayIdStore
 from integrations.salesforce.auth import SalesforceAuth
 from integrations.salesforce.streaming import (
@@ -35,7 +35,6 @@ log = structlog.get_logger(__name__)
 REPLAY_NEW_ONLY = -1
 REPLAY_ALL_RETAINED = -2
 MAX_TEMPORAL_BACKOFF_SECONDS = 30.0
-REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
 class EventBridge:
@@ -149,9 +148,7 @@ async def opened_bridge(
     """A bridge with its connections; `redis_url` None: do not persist the replay id."""
     auth = SalesforceAuth(salesforce)
     transport = CometdTransport(salesforce, auth)
-    redis = (
-        Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2) if redis_url else None
-    )
+    redis = redis_client(redis_url) if redis_url else None
     channel = events.provision_event_channel
     try:
         yield EventBridge(

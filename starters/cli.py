@@ -11,18 +11,15 @@ import typer
 from rich.console import Console
 
 from integrations.config import (
-    DatabaseSettings,
     PlatformEventSettings,
     RedisSettings,
-    SalesforceSettings,
-    WhmcsSettings,
     load,
 )
 from starters.cli_support import configured_bridge, run, temporal_client
 from starters.demo import prepare_work_dir, run_demo
 from starters.local_vendors import running_vendor_emulators
 from starters.order_cli import order_app
-from workers.worker import open_integrations, run_until_cancelled
+from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
 
 app = typer.Typer(
     help="Operate portal-workflows: worker, orders, and more.",
@@ -37,13 +34,9 @@ def worker() -> None:
     """Run the worker: all workflows and activities, on every task queue."""
 
     async def run_worker() -> None:
-        salesforce, whmcs, database = (
-            load(SalesforceSettings),
-            load(WhmcsSettings),
-            load(DatabaseSettings),
-        )
+        settings = IntegrationSettings.from_environment()
         client, temporal = await temporal_client()
-        async with open_integrations(salesforce, whmcs, database) as integrations:
+        async with open_integrations(settings) as integrations:
             await run_until_cancelled(client, temporal.task_queue, integrations)
 
     run(run_worker())

@@ -113,9 +113,9 @@ async def _running_system(
         stack.push_async_callback(env.shutdown)
         integrations = await stack.enter_async_context(
             open_integrations(
-                vendors.salesforce_settings,
-                vendors.whmcs_settings,
-                DatabaseSettings(DATABASE_URL=database_url),
+                vendors.integration_settings(
+                    DatabaseSettings(DATABASE_URL=database_url), RedisSettings(REDIS_URL=redis)
+                )
             )
         )
         await stack.enter_async_context(running_workers(env.client, TASK_QUEUE, integrations))

@@ -10,12 +10,25 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from emulators.freebit import (
+    API_PREFIX,
+    DEFAULT_CREDENTIALS,
+    FreebitEmulator,
+    FreebitEmulatorControl,
+)
 from emulators.salesforce import SalesforceEmulator, SalesforceEmulatorControl
 from emulators.server import EmulatorServer
 from emulators.tls import ensure_tls_files
 from emulators.whmcs import API_PATH, DEFAULT_CREDENTIAL, WhmcsEmulator, WhmcsEmulatorControl
-from integrations.config import SalesforceSettings, WhmcsSettings
+from integrations.config import (
+    DatabaseSettings,
+    FreebitSettings,
+    RedisSettings,
+    SalesforceSettings,
+    WhmcsSettings,
+)
 from integrations.salesforce.keys import generate_jwt_key_pair
+from workers.worker import IntegrationSettings
 
 CONSUMER_KEY = "portal-workflows-local-consumer-key"
 INTEGRATION_USER = "integration@portal.example"
@@ -25,9 +38,22 @@ INTEGRATION_USER = "integration@portal.example"
 class LocalVendors:
     salesforce: SalesforceEmulatorControl
     whmcs: WhmcsEmulatorControl
+    freebit: FreebitEmulatorControl
     salesforce_settings: SalesforceSettings
     whmcs_settings: WhmcsSettings
+    freebit_settings: FreebitSettings
     certificate_pem: bytes
+
+    def integration_settings(
+        self, database: DatabaseSettings, redis: RedisSettings
+    ) -> IntegrationSettings:
+        return IntegrationSettings(
+            salesforce=self.salesforce_settings,
+            whmcs=self.whmcs_settings,
+            freebit=self.freebit_settings,
+            database=database,
+            redis=redis,
+        )
 
     def environment(self) -> dict[str, str]:
         """The settings that point the production clients at these emulators."""
@@ -41,12 +67,16 @@ class LocalVendors:
             "WHMCS_API_URL": whmcs.api_url,
             "WHMCS_API_IDENTIFIER": whmcs.api_identifier.get_secret_value(),
             "WHMCS_API_SECRET": whmcs.api_secret.get_secret_value(),
+            "FREEBIT_BASE_URL": self.freebit_settings.base_url,
+            "FREEBIT_OEM_ID": self.freebit_settings.oem_id,
+            "FREEBIT_OEM_KEY": self.freebit_settings.oem_key.get_secret_value(),
         }
 
     def reset(self) -> None:
         """Forget all data and faults; keep the Connected App trusting our JWT certificate."""
         self.salesforce.reset()
         self.whmcs.reset()
+        self.freebit.reset()
         self._register_connected_app()
 
     def _register_connected_app(self) -> None:
@@ -62,8 +92,9 @@ def running_vendor_emulators(
     client_timeout_ms: int = 10_000,
     salesforce_port: int = 0,
     whmcs_port: int = 0,
+    freebit_port: int = 0,
 ) -> Iterator[LocalVendors]:
-    """Start both emulators (port 0: a free one); the JWT key and TLS files live in `work_dir`."""
+    """Start the emulators (port 0: a free one); the JWT key and TLS files live in `work_dir`."""
     tls = ensure_tls_files(work_dir)
     key_pair = generate_jwt_key_pair(INTEGRATION_USER)
     key_path = work_dir / "salesforce-jwt.key"
@@ -74,12 +105,14 @@ def running_vendor_emulators(
             SalesforceEmulator().asgi_app(), port=salesforce_port, tls=tls
         )
         whmcs_server = EmulatorServer(WhmcsEmulator().asgi_app(), port=whmcs_port)
-        for server in (salesforce_server, whmcs_server):
+        freebit_server = EmulatorServer(FreebitEmulator().asgi_app(), port=freebit_port)
+        for server in (salesforce_server, whmcs_server, freebit_server):
             server.start_in_thread()
             stack.callback(server.stop)
         vendors = LocalVendors(
             salesforce=SalesforceEmulatorControl(salesforce_server.url, ca_path=tls.ca_path),
             whmcs=WhmcsEmulatorControl(whmcs_server.url),
+            freebit=FreebitEmulatorControl(freebit_server.url),
             salesforce_settings=SalesforceSettings(
                 login_url=salesforce_server.url,
                 client_id=CONSUMER_KEY,
@@ -94,9 +127,15 @@ def running_vendor_emulators(
                 api_secret=SecretStr(DEFAULT_CREDENTIAL.secret),
                 timeout=client_timeout_ms,
             ),
+            freebit_settings=FreebitSettings(
+                base_url=f"{freebit_server.url}{API_PREFIX}",
+                oem_id=DEFAULT_CREDENTIALS.oem_id,
+                oem_key=SecretStr(DEFAULT_CREDENTIALS.oem_keys[0]),
+                timeout=client_timeout_ms,
+            ),
             certificate_pem=key_pair.certificate_pem,
         )
-        for control in (vendors.salesforce, vendors.whmcs):
+        for control in (vendors.salesforce, vendors.whmcs, vendors.freebit):
             stack.callback(control.close)
         vendors.reset()
         yield vendors

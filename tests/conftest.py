@@ -11,7 +11,7 @@ import pytest
 import structlog
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.config import DatabaseSettings, LogFormat, LoggingSettings
+from integrations.config import DatabaseSettings, LogFormat, LoggingSettings, RedisSettings
 from integrations.database import apply_migrations
 from integrations.logging import configure_logging
 from starters.local_services import fresh_database
@@ -22,6 +22,7 @@ from workers.worker import Integrations, open_integrations, running_workers
 DATABASE_ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CLIENT_TIMEOUT_MS = 1000
 """Short, so that the emulators' timeout faults cost the suite little wall time."""
 
@@ -85,9 +86,10 @@ async def vendors(vendor_emulators: LocalVendors, database: DatabaseSettings) ->
 async def integrations(
     vendor_emulators: LocalVendors, database: DatabaseSettings
 ) -> AsyncIterator[Integrations]:
-    async with open_integrations(
-        vendor_emulators.salesforce_settings, vendor_emulators.whmcs_settings, database
-    ) as integrations:
+    settings = vendor_emulators.integration_settings(
+        database, RedisSettings(REDIS_URL=TEST_REDIS_URL)
+    )
+    async with open_integrations(settings) as integrations:
         yield integrations
 
 

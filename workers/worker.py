@@ -14,15 +14,28 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.error_mapping import IntegrationErrorInterceptor
+from activities.freebit import FreebitActivities
 from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
-from integrations.config import DatabaseSettings, SalesforceSettings, WhmcsSettings
+from integrations.config import (
+    DatabaseSettings,
+    FreebitSettings,
+    RedisSettings,
+    SalesforceSettings,
+    WhmcsSettings,
+    load,
+)
 from integrations.database import apply_migrations, open_pool
+from integrations.freebit.client import FreebitClient
+from integrations.freebit.token_cache import FreebitTokenCache
 from integrations.id_mappings import IdMappings
+from integrations.operation_journal import OperationJournal
+from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient
 from workflows.provision_order import ProvisionOrder
+from workflows.sim_account import SimAccount
 from workflows.task_queues import TaskQueues
 
 log = structlog.get_logger(__name__)
@@ -32,35 +45,61 @@ SALESFORCE_THREADS = 16
 
 
 @dataclass(frozen=True)
+class IntegrationSettings:
+    salesforce: SalesforceSettings
+    whmcs: WhmcsSettings
+    freebit: FreebitSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+
+    @classmethod
+    def from_environment(cls) -> IntegrationSettings:
+        return cls(
+            salesforce=load(SalesforceSettings),
+            whmcs=load(WhmcsSettings),
+            freebit=load(FreebitSettings),
+            database=load(DatabaseSettings),
+            redis=load(RedisSettings),
+        )
+
+
+@dataclass(frozen=True)
 class Integrations:
     """The clients the activities use, opened once per worker process."""
 
     salesforce: SalesforceClient
     whmcs: WhmcsClient
     whmcs_payment_method: str
+    freebit: FreebitClient
     id_mappings: IdMappings
+    operation_journal: OperationJournal
 
 
 @asynccontextmanager
-async def open_integrations(
-    salesforce: SalesforceSettings, whmcs: WhmcsSettings, database: DatabaseSettings
-) -> AsyncIterator[Integrations]:
-    pool = await open_pool(database)
-    async with pool.connection() as connection:
-        await apply_migrations(connection)
-    salesforce_client = SalesforceClient(salesforce)
-    whmcs_client = WhmcsClient(whmcs)
-    try:
-        yield Integrations(
-            salesforce=salesforce_client,
-            whmcs=whmcs_client,
-            whmcs_payment_method=whmcs.payment_method,
-            id_mappings=IdMappings(pool),
+async def open_integrations(settings: IntegrationSettings) -> AsyncIterator[Integrations]:
+    async with AsyncExitStack() as stack:
+        pool = await open_pool(settings.database)
+        stack.push_async_callback(pool.close)
+        async with pool.connection() as connection:
+            await apply_migrations(connection)
+        redis = redis_client(settings.redis.url)
+        stack.push_async_callback(redis.aclose)
+        salesforce = SalesforceClient(settings.salesforce)
+        stack.callback(salesforce.close)
+        whmcs = WhmcsClient(settings.whmcs)
+        stack.push_async_callback(whmcs.aclose)
+        freebit = FreebitClient(
+            settings.freebit, FreebitTokenCache(redis, settings.freebit.token_ttl)
         )
-    finally:
-        await whmcs_client.aclose()
-        salesforce_client.close()
-        await pool.close()
+        stack.push_async_callback(freebit.aclose)
+        yield Integrations(
+            salesforce=salesforce,
+            whmcs=whmcs,
+            whmcs_payment_method=settings.whmcs.payment_method,
+            freebit=freebit,
+            id_mappings=IdMappings(pool),
+            operation_journal=OperationJournal(pool),
+        )
 
 
 def create_workers(
@@ -75,11 +114,12 @@ def create_workers(
     salesforce = SalesforceActivities(integrations.salesforce)
     whmcs = WhmcsActivities(integrations.whmcs, integrations.whmcs_payment_method)
     mapping = MappingActivities(integrations.id_mappings)
+    freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
     return [
         Worker(
             client,
             task_queue=queues.portal,
-            workflows=[ProvisionOrder],
+            workflows=[ProvisionOrder, SimAccount],
             activities=[mapping.map_order],
             interceptors=interceptors,
         ),
@@ -100,6 +140,18 @@ def create_workers(
             client,
             task_queue=queues.whmcs,
             activities=[whmcs.require_payment_method, whmcs.create_order, whmcs.accept_order],
+            interceptors=interceptors,
+        ),
+        Worker(
+            client,
+            task_queue=queues.freebit,
+            activities=[
+                freebit.change_plan,
+                freebit.add_quota,
+                freebit.change_network_type,
+                freebit.change_voice_options,
+                freebit.cancel_account,
+            ],
             interceptors=interceptors,
         ),
     ]

@@ -4,5 +4,6 @@ from temporalio.common import SearchAttributeKey
 
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 ACTIVATION_STATUS = SearchAttributeKey.for_keyword("ActivationStatus")
+SIM_ACCOUNT = SearchAttributeKey.for_keyword("SimAccount")
 
-ALL = [ORDER_ID, ACTIVATION_STATUS]
+ALL = [ORDER_ID, ACTIVATION_STATUS, SIM_ACCOUNT]

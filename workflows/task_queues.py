@@ -11,7 +11,13 @@ class TaskQueues(BaseModel):
     portal: str
     salesforce: str
     whmcs: str
+    freebit: str
 
     @classmethod
     def for_base(cls, base: str) -> TaskQueues:
-        return cls(portal=base, salesforce=f"{base}-salesforce", whmcs=f"{base}-whmcs")
+        return cls(
+            portal=base,
+            salesforce=f"{base}-salesforce",
+            whmcs=f"{base}-whmcs",
+            freebit=f"{base}-freebit",
+        )
