@@ -13,7 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from integrations.config import DatabaseSettings, LogFormat, LoggingSettings, RedisSettings
 from integrations.database import apply_migrations
+from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
 from integrations.logging import configure_logging
+from integrations.redis_connection import redis_client
 from starters.local_services import fresh_database
 from starters.local_vendors import LocalVendors, running_vendor_emulators
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
@@ -75,10 +77,13 @@ def vendor_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
 
 @pytest.fixture
 async def vendors(vendor_emulators: LocalVendors, database: DatabaseSettings) -> LocalVendors:
-    """The emulators, emptied of data and faults for this test, and no id mappings."""
+    """The emulators, emptied of data and faults for this test; no id mappings, and no cached
+    Freebit authKey (the emulator forgot the ones it issued)."""
     vendor_emulators.reset()
     async with await psycopg.AsyncConnection.connect(database.url) as connection:
         await connection.execute("TRUNCATE id_mappings")
+    async with redis_client(TEST_REDIS_URL) as redis:
+        await redis.delete(FREEBIT_TOKEN_KEY)
     return vendor_emulators
 
 

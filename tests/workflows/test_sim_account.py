@@ -1,0 +1,320 @@
+"""SimAccount on the time-skipping server, with the Freebit emulator over real HTTP.
+
+The emulator's own clock does not follow skipped time, so its lock and gap rules are off
+here (they are proven against the client in tests/integration/test_freebit_client.py); the
+gap is checked on the workflow's own timestamps, which are server time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from emulators.faults import Fault, FaultKind
+from emulators.freebit import NewSimAccount
+from starters.local_vendors import LocalVendors
+from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
+from tests.support.temporal import workflow_environment
+from workers.worker import Integrations, running_workers
+from workflows.sim_account import SimAccount
+from workflows.sim_account_models import (
+    CancelOperationRequest,
+    InvalidSimRequestError,
+    NetworkTypeChange,
+    OperationAccepted,
+    OperationRequest,
+    OperationStatus,
+    PlanChange,
+    QueuedOperation,
+    QuotaTopUp,
+    SimAccountResult,
+    SimOperation,
+    VoiceOptionsChange,
+)
+
+GAP = timedelta(minutes=30)
+SETTINGS = SimOperationSettings(
+    plan_codes=["PASI_5GB", "PASI_10GB", "PASI_99GB"], operation_gap=GAP, network_type_delay=GAP
+)
+
+SimHandle = WorkflowHandle[SimAccount, SimAccountResult]
+Request = Callable[..., Awaitable[OperationAccepted]]
+
+
+@pytest.fixture
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A server of this test's own: on the time-skipping server, one test's rejected update
+    or stopped worker was seen to hold back time skipping for the tests after it."""
+    async with workflow_environment(request.config.getoption("--workflow-environment")) as env:
+        yield env
+
+
+@pytest.fixture
+def account(vendors: LocalVendors) -> str:
+    """A SIM of this test's own, so that no earlier test's workflow shares its id."""
+    number = f"080{random.randrange(10**8):08d}"
+    vendors.freebit.set_timing(contract_line_lock=timedelta(0), operation_gap=timedelta(0))
+    vendors.freebit.add_account(NewSimAccount(account=number, plan_code="PASI_10GB"))
+    return number
+
+
+@pytest.fixture
+async def request_operation(
+    env: WorkflowEnvironment, task_queue: str, account: str
+) -> AsyncIterator[Request]:
+    """Requests operations on the test account; terminates its workflow after the test."""
+
+    async def request(
+        operation: SimOperation, settings: SimOperationSettings = SETTINGS
+    ) -> OperationAccepted:
+        return await request_sim_operation(
+            env.client, account, operation, task_queue=task_queue, settings=settings
+        )
+
+    yield request
+    with contextlib.suppress(RPCError):
+        await sim_handle(env, account).terminate("test finished")
+
+
+def sim_handle(env: WorkflowEnvironment, account: str) -> SimHandle:
+    return env.client.get_workflow_handle_for(SimAccount.run, sim_workflow_id(account))
+
+
+async def finished_history(env: WorkflowEnvironment, account: str) -> list[QueuedOperation]:
+    """Skip time until the workflow has nothing left to do; its finished operations."""
+    handle = sim_handle(env, account)
+    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await env.sleep(GAP)
+    return (await handle.query(SimAccount.overview)).history
+
+
+def assert_gap_respected(history: list[QueuedOperation]) -> None:
+    ran = [op for op in history if op.started_at is not None]
+    for earlier, later in itertools.pairwise(ran):
+        assert earlier.finished_at is not None
+        assert later.started_at is not None
+        assert later.started_at - earlier.finished_at >= GAP
+
+
+with_worker = pytest.mark.usefixtures("worker")
+
+
+@with_worker
+async def test_two_operations_requested_together_run_at_least_the_gap_apart(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+    await request_operation(QuotaTopUp(quota_mb=1024))
+
+    history = await finished_history(env, account)
+
+    assert [op.status for op in history] == [OperationStatus.SUCCEEDED] * 2
+    assert_gap_respected(history)
+    assert [record.operation for record in vendors.freebit.operations(account)] == [
+        "changePlan",
+        "addSpec",
+    ]
+    assert vendors.freebit.account(account).plan_code == "PASI_5GB"
+
+
+@with_worker
+async def test_network_type_change_runs_the_delay_after_it_was_requested(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    accepted = await request_operation(NetworkTypeChange(contract_line="5G"))
+
+    [change] = await finished_history(env, account)
+
+    assert change.started_at is not None
+    assert change.started_at - change.requested_at >= GAP
+    assert accepted.earliest_start == change.requested_at + GAP
+    assert vendors.freebit.account(account).contract_line == "5G"
+
+
+@with_worker
+async def test_cancelled_operation_never_reaches_freebit(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+    top_up = await request_operation(QuotaTopUp(quota_mb=500))
+
+    answer = await sim_handle(env, account).execute_update(
+        SimAccount.cancel_operation, CancelOperationRequest(op_id=top_up.op_id)
+    )
+    history = await finished_history(env, account)
+
+    assert answer.cancelled
+    assert {op.op_id: op.status for op in history}[top_up.op_id] is OperationStatus.CANCELLED
+    assert "addSpec" not in vendors.freebit.call_counts()
+
+
+@with_worker
+@pytest.mark.parametrize(
+    ("operation", "problem"),
+    [
+        (PlanChange(plan_code="NOPE"), "unknown plan code 'NOPE'"),
+        (QuotaTopUp(quota_mb=99), "quota 99 MB is outside 100-51200 MB"),
+        (QuotaTopUp(quota_mb=51_201), "quota 51201 MB is outside 100-51200 MB"),
+        (NetworkTypeChange(contract_line="3G"), "network type '3G' is not 4G or 5G"),
+        (VoiceOptionsChange(), "a voice option change must set voice mail or call waiting"),
+    ],
+)
+async def test_invalid_request_is_refused_before_a_workflow_starts(
+    env: WorkflowEnvironment,
+    request_operation: Request,
+    account: str,
+    operation: SimOperation,
+    problem: str,
+) -> None:
+    with pytest.raises(InvalidSimRequestError, match=re.escape(problem)):
+        await request_operation(operation)
+    with pytest.raises(RPCError):
+        await sim_handle(env, account).describe()
+
+
+@with_worker
+async def test_invalid_request_is_rejected_by_the_validator_and_never_enters_history(
+    env: WorkflowEnvironment, request_operation: Request, account: str
+) -> None:
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+    handle = sim_handle(env, account)
+
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await handle.execute_update(
+            SimAccount.request_operation, OperationRequest(operation=QuotaTopUp(quota_mb=5))
+        )
+
+    assert "quota 5 MB is outside 100-51200 MB" in str(rejected.value.cause)
+    history = await handle.fetch_history()
+    accepted_updates = [
+        event
+        for event in history.events
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert len(accepted_updates) == 1
+    assert (await handle.query(SimAccount.overview)).queue == []
+
+
+@with_worker
+async def test_failed_operation_reports_freebit_reason_and_does_not_block_the_queue(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    await request_operation(PlanChange(plan_code="PASI_99GB"))  # we allow it; Freebit does not
+    await request_operation(VoiceOptionsChange(voice_mail=True))
+
+    failed, succeeded = await finished_history(env, account)
+
+    assert failed.status is OperationStatus.FAILED
+    assert failed.error is not None
+    assert "PASI_99GB" in failed.error
+    assert succeeded.status is OperationStatus.SUCCEEDED
+    assert vendors.freebit.account(account).voice_mail is True
+
+
+@with_worker
+async def test_transient_failure_is_retried_a_gap_later_and_runs_once(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    vendors.freebit.inject(Fault(target="changePlan", kind=FaultKind.HTTP_503, times=1))
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+
+    [change] = await finished_history(env, account)
+
+    assert change.status is OperationStatus.SUCCEEDED
+    assert change.finished_at is not None
+    assert change.started_at is not None
+    assert change.finished_at - change.started_at >= GAP
+    assert len(vendors.freebit.operations(account)) == 1
+
+
+@with_worker
+async def test_top_up_with_unknown_outcome_is_not_sent_twice(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    vendors.freebit.inject(Fault(target="addSpec", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=3))
+    await request_operation(QuotaTopUp(quota_mb=1024))
+
+    [top_up] = await finished_history(env, account)
+
+    assert top_up.status is OperationStatus.FAILED
+    assert top_up.error is not None
+    assert "may have been applied" in top_up.error
+    assert vendors.freebit.call_counts()["addSpec"] == 1
+
+
+@with_worker
+async def test_plan_change_with_unknown_outcome_is_checked_not_repeated(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    vendors.freebit.inject(
+        Fault(target="changePlan", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=3)
+    )
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+
+    [change] = await finished_history(env, account)
+
+    assert change.status is OperationStatus.SUCCEEDED
+    assert vendors.freebit.call_counts()["changePlan"] == 1
+    assert vendors.freebit.call_counts()["getDetail"] == 1  # checked, found applied
+
+
+async def test_worker_restart_during_the_wait_neither_shortens_nor_repeats(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    account: str,
+) -> None:
+    """On the dev server with a short gap: the time-skipping server cannot hand a workflow
+    from a stopped worker to a new one while time is being skipped."""
+    short_gap = timedelta(seconds=3)
+    settings = SETTINGS.model_copy(update={"operation_gap": short_gap})
+    handle = dev_env.client.get_workflow_handle_for(SimAccount.run, sim_workflow_id(account))
+    async with running_workers(dev_env.client, task_queue, integrations):
+        accepted = [
+            await request_sim_operation(
+                dev_env.client, account, operation, task_queue=task_queue, settings=settings
+            )
+            for operation in (PlanChange(plan_code="PASI_5GB"), QuotaTopUp(quota_mb=200))
+        ]
+        while not (await handle.query(SimAccount.overview)).history:
+            await dev_env.sleep(timedelta(milliseconds=100))
+
+    async with running_workers(dev_env.client, task_queue, integrations):
+        await handle.result()
+        history = (await handle.query(SimAccount.overview)).history
+
+    assert [op.op_id for op in history] == [op.op_id for op in accepted]
+    [first, second] = history
+    assert first.finished_at is not None
+    assert second.started_at is not None
+    assert second.started_at - first.finished_at >= short_gap
+    assert len(vendors.freebit.operations(account)) == 2
+
+
+@with_worker
+async def test_continue_as_new_keeps_the_queue_and_the_last_operation_time(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    settings = SETTINGS.model_copy(update={"history_events_limit": 10})
+    for quota in (100, 200, 300):
+        await request_operation(QuotaTopUp(quota_mb=quota), settings)
+    first_run = (await sim_handle(env, account).describe()).run_id
+
+    history = await finished_history(env, account)
+
+    assert (await sim_handle(env, account).describe()).run_id != first_run
+    assert [op.operation for op in history] == [
+        QuotaTopUp(quota_mb=quota) for quota in (100, 200, 300)
+    ]
+    assert_gap_respected(history)
+    assert len(vendors.freebit.operations(account)) == 3
