@@ -4,11 +4,14 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import structlog
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.config import DatabaseSettings, LogFormat, LoggingSettings, RedisSettings
@@ -122,3 +125,19 @@ def json_log() -> Iterator[io.StringIO]:
     root.handlers[:] = saved_handlers
     root.setLevel(saved_level)
     structlog.reset_defaults()
+
+
+SaveHistory = Callable[[WorkflowHandle[Any, Any], str], Awaitable[None]]
+HISTORIES = Path(__file__).parent / "replay" / "histories"
+
+
+@pytest.fixture
+def save_history(request: pytest.FixtureRequest) -> SaveHistory:
+    """Writes a workflow's history for the replay tests when run with --record-histories."""
+
+    async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
+        if request.config.getoption("--record-histories"):
+            history = await handle.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+    return save

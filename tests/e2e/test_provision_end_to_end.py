@@ -4,9 +4,8 @@ tests replay: `pytest tests/e2e --record-histories`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHandle
@@ -15,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from starters.local_vendors import LocalVendors
 from starters.provisioning import request_provisioning
 from starters.sample_orders import SampleOrderSpec, create_sample_order
+from tests.conftest import SaveHistory
 from workers.worker import Integrations, running_workers
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import (
@@ -24,11 +24,9 @@ from workflows.provision_order_models import (
     RetryRequest,
 )
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
 
 Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
-SaveHistory = Callable[[Handle, str], Awaitable[None]]
 
 
 @pytest.fixture
@@ -37,16 +35,6 @@ async def dev_worker(
 ) -> AsyncIterator[None]:
     async with running_workers(dev_env.client, task_queue, integrations):
         yield
-
-
-@pytest.fixture
-def save_history(request: pytest.FixtureRequest) -> SaveHistory:
-    async def save(handle: Handle, name: str) -> None:
-        if request.config.getoption("--record-histories"):
-            history = await handle.fetch_history()
-            (HISTORIES / f"provision_order_{name}.json").write_text(history.to_json())
-
-    return save
 
 
 pytestmark = pytest.mark.usefixtures("dev_worker")
@@ -75,7 +63,7 @@ async def test_order_is_activated_once_however_often_it_is_requested(
     assert vendors.salesforce.get_record("Order", order.order_id)["Activation_Status__c"] == (
         "Activated"
     )
-    await save_history(handles[0], "activated")
+    await save_history(handles[0], "provision_order_activated")
 
 
 async def test_failed_order_is_fixed_and_retried_to_activated(
@@ -101,7 +89,7 @@ async def test_failed_order_is_fixed_and_retried_to_activated(
     assert answer.accepted
     assert result.outcome is ProvisionOutcome.ACTIVATED
     assert vendors.whmcs.call_counts()["AddOrder"] == 1
-    await save_history(handle, "failed_then_retried")
+    await save_history(handle, "provision_order_failed_then_retried")
 
 
 async def test_workflow_history_carries_no_secret_material(

@@ -11,9 +11,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.provision_order import ProvisionOrder
+from workflows.sim_account import SimAccount
 
 HISTORIES = Path(__file__).parent / "histories"
-REQUIRED = {"provision_order_activated.json", "provision_order_failed_then_retried.json"}
+REQUIRED = {
+    "provision_order_activated.json",
+    "provision_order_failed_then_retried.json",
+    "sim_account_two_operations.json",
+    "sim_account_cancelled_operation.json",
+}
 
 
 def test_required_histories_are_committed() -> None:
@@ -29,5 +35,7 @@ def test_required_histories_are_committed() -> None:
     ids=lambda history: history.workflow_id,
 )
 async def test_history_replays(history: WorkflowHistory) -> None:
-    replayer = Replayer(workflows=[ProvisionOrder], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ProvisionOrder, SimAccount], data_converter=pydantic_data_converter
+    )
     await replayer.replay_workflow(history)

@@ -23,6 +23,7 @@ from emulators.faults import Fault, FaultKind
 from emulators.freebit import NewSimAccount
 from starters.local_vendors import LocalVendors
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
+from tests.conftest import SaveHistory
 from tests.support.temporal import workflow_environment
 from workers.worker import Integrations, running_workers
 from workflows.sim_account import SimAccount
@@ -110,7 +111,11 @@ with_worker = pytest.mark.usefixtures("worker")
 
 @with_worker
 async def test_two_operations_requested_together_run_at_least_the_gap_apart(
-    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+    env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    request_operation: Request,
+    account: str,
+    save_history: SaveHistory,
 ) -> None:
     await request_operation(PlanChange(plan_code="PASI_5GB"))
     await request_operation(QuotaTopUp(quota_mb=1024))
@@ -124,6 +129,7 @@ async def test_two_operations_requested_together_run_at_least_the_gap_apart(
         "addSpec",
     ]
     assert vendors.freebit.account(account).plan_code == "PASI_5GB"
+    await save_history(sim_handle(env, account), "sim_account_two_operations")
 
 
 @with_worker
@@ -142,7 +148,11 @@ async def test_network_type_change_runs_the_delay_after_it_was_requested(
 
 @with_worker
 async def test_cancelled_operation_never_reaches_freebit(
-    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+    env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    request_operation: Request,
+    account: str,
+    save_history: SaveHistory,
 ) -> None:
     await request_operation(PlanChange(plan_code="PASI_5GB"))
     top_up = await request_operation(QuotaTopUp(quota_mb=500))
@@ -155,6 +165,7 @@ async def test_cancelled_operation_never_reaches_freebit(
     assert answer.cancelled
     assert {op.op_id: op.status for op in history}[top_up.op_id] is OperationStatus.CANCELLED
     assert "addSpec" not in vendors.freebit.call_counts()
+    await save_history(sim_handle(env, account), "sim_account_cancelled_operation")
 
 
 @with_worker
