@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
+from redis.exceptions import RedisError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -58,13 +59,29 @@ class EventBridge:
 
     async def resume_position(self, settings: PlatformEventSettings) -> None:
         """Stored replay id wins; with none stored, SF_EVENTS_REPLAY picks -1 or -2."""
-        stored = await self._store.load() if self._store else None
+        stored = await self._stored_position()
         if stored is not None:
             self.position = stored
         else:
             all_events = settings.events_replay is ReplayMode.ALL
             self.position = REPLAY_ALL_RETAINED if all_events else REPLAY_NEW_ONLY
         log.info("Subscribing to Platform Events", channel=self._channel, replay_from=self.position)
+
+    async def _stored_position(self) -> int | None:
+        """With Redis unreadable, -2: nothing tells which events were missed, and replaying
+        handled ones is harmless (LATEST would silently skip the missed ones)."""
+        if self._store is None:
+            return None
+        try:
+            return await self._store.load()
+        except RedisError as error:
+            log.error(
+                "Stored replay id unreadable: replaying all retained events (-2); events "
+                "already handled are recognised by their workflow id",
+                channel=self._channel,
+                error=str(error),
+            )
+            return REPLAY_ALL_RETAINED
 
     async def forget_position(self) -> None:
         if self._store:

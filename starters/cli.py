@@ -19,6 +19,7 @@ from starters.cli_support import configured_bridge, run, temporal_client
 from starters.demo import prepare_work_dir, run_demo
 from starters.local_vendors import running_vendor_emulators
 from starters.order_cli import order_app
+from starters.sim_cli import sim_app
 from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(order_app, name="order")
+app.add_typer(sim_app, name="sim")
 
 
 @app.command()

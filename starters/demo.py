@@ -32,7 +32,13 @@ from integrations.config import (
 from integrations.logging import configure_logging
 from integrations.temporal import bundled_binary
 from starters.bridge import opened_bridge
-from starters.demo_scenario import OrderSample, approve_order_samples, follow_until_activated
+from starters.demo_scenario import (
+    OrderSample,
+    approve_order_samples,
+    follow_sim_sample,
+    follow_until_activated,
+    request_sim_sample,
+)
 from starters.local_services import free_port, fresh_database, postgres_server_url, redis_url
 from starters.local_vendors import LocalVendors, running_vendor_emulators
 from workers.worker import Integrations, open_integrations, running_workers
@@ -86,8 +92,9 @@ async def run_demo(work_dir: Path, *, once: bool, console: Console) -> bool:
         vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
         async with _running_system(vendors, database, redis, console) as system:
             samples = await approve_order_samples(vendors, system.integrations.id_mappings)
-            ok = await _follow_scenario(samples, vendors, system, console)
-            _print_next_steps(system, samples, log_path, console)
+            sim = await request_sim_sample(system.env.client, vendors, TASK_QUEUE)
+            ok = await _follow_scenario(samples, sim, vendors, system, console)
+            _print_next_steps(system, samples, sim, log_path, console)
             if not once:
                 console.print("Running until Ctrl-C ...")
                 await asyncio.Event().wait()
@@ -152,13 +159,19 @@ async def _start_bridge(
 
 
 async def _follow_scenario(
-    samples: list[OrderSample], vendors: LocalVendors, system: DemoSystem, console: Console
+    samples: list[OrderSample],
+    sim: str,
+    vendors: LocalVendors,
+    system: DemoSystem,
+    console: Console,
 ) -> bool:
     for sample in samples:
         console.print(f"[bold]Approved[/] {sample.title} {sample.order.order_id} in Salesforce")
+    console.print(f"[bold]Requested[/] a plan change and a 4G -> 5G change on SIM {sim}")
     try:
         async with asyncio.timeout(SCENARIO_TIMEOUT_SECONDS):
             await follow_until_activated(samples, vendors, system.env.client, console)
+            await follow_sim_sample(sim, system.env.client, console)
     except TimeoutError:
         console.print(f"[red]Not every sample finished within {SCENARIO_TIMEOUT_SECONDS} s[/]")
         return False
@@ -167,7 +180,7 @@ async def _follow_scenario(
 
 
 def _print_next_steps(
-    system: DemoSystem, samples: list[OrderSample], log_path: Path, console: Console
+    system: DemoSystem, samples: list[OrderSample], sim: str, log_path: Path, console: Console
 ) -> None:
     ui = f"http://localhost:{system.ui_port}/namespaces/default/workflows"
     address = f"TEMPORAL_ADDRESS=localhost:{system.temporal_port}"
@@ -178,8 +191,10 @@ Temporal UI: [link={ui}]{ui}[/link]
   open a provision-... workflow: its current details say what it did or waits for; the
   failed-then-retried one shows the 409, the retry signal and the resumed steps.
   search: ActivationStatus = "Activated"   or   OrderId = "{order_ids[-1]}"
+  open sim-{sim}: its current details name the next operation and when it may run
 Try:
   {address} .venv/bin/portalctl order status {order_ids[0]}
   {address} .venv/bin/portalctl order status {order_ids[-1]} --json
+  {address} .venv/bin/portalctl sim show {sim}
 Logs: {log_path}"""
     )

@@ -10,13 +10,17 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from emulators.freebit import DEFAULT_PLAN_CODES, NewSimAccount
 from integrations.id_mappings import IdMappings
 from integrations.salesforce.models import ActivationStatus
 from starters.local_vendors import LocalVendors
 from starters.provisioning import provision_workflow_id
 from starters.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
+from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import ProvisionStatus
+from workflows.sim_account import SimAccount
+from workflows.sim_account_models import NetworkTypeChange, PlanChange
 
 POLL_INTERVAL_SECONDS = 0.5
 
@@ -103,3 +107,34 @@ def _fix_and_retry(vendors: LocalVendors, sample: OrderSample, console: Console)
     vendors.whmcs.add_pay_method(sample.order.whmcs_client_id)
     vendors.salesforce.approve_order(sample.order.order_id)
     sample.needs_fix = False
+
+
+DEMO_SIM = "08012345678"
+
+
+async def request_sim_sample(client: Client, vendors: LocalVendors, task_queue: str) -> str:
+    """A plan change and a 4G -> 5G change on one SIM: the second waits out Freebit's gap."""
+    vendors.freebit.add_account(NewSimAccount(account=DEMO_SIM, plan_code="PASI_10GB"))
+    settings = SimOperationSettings(plan_codes=list(DEFAULT_PLAN_CODES))
+    for operation in (PlanChange(plan_code="PASI_5GB"), NetworkTypeChange(contract_line="5G")):
+        await request_sim_operation(
+            client, DEMO_SIM, operation, task_queue=task_queue, settings=settings
+        )
+    return DEMO_SIM
+
+
+async def follow_sim_sample(account: str, client: Client, console: Console) -> None:
+    """Until the plan change ran; then show what waits for the gap."""
+    handle = client.get_workflow_handle_for(SimAccount.run, sim_workflow_id(account))
+    while True:
+        overview = await handle.query(SimAccount.overview)
+        if overview.history:
+            break
+        await asyncio.sleep(POLL_INTERVAL_SECONDS)
+    for finished in overview.history:
+        console.print(f"  SIM {account}: {finished.operation.describe()} {finished.status}")
+    for queued in overview.queue:
+        console.print(
+            f"  SIM {account}: {queued.operation.describe()} queued; Freebit's gap lets it run "
+            f"at {max(queued.not_before, overview.next_allowed_at or queued.not_before):%H:%M} UTC"
+        )
