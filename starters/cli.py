@@ -64,17 +64,21 @@ def bridge() -> None:
 def emulators(
     salesforce_port: Annotated[int, typer.Option(help="Salesforce emulator (TLS) port")] = 8443,
     whmcs_port: Annotated[int, typer.Option(help="WHMCS emulator port")] = 8081,
+    freebit_port: Annotated[int, typer.Option(help="Freebit emulator port")] = 8082,
     work_dir: Annotated[
         Path, typer.Option(help="where the TLS CA and the JWT key are written")
     ] = Path(".emulators"),
 ) -> None:
-    """Run the Salesforce and WHMCS emulators standalone (until Ctrl-C).
+    """Run the Salesforce, WHMCS and Freebit emulators standalone (until Ctrl-C).
 
     Prints the settings that point the worker and the bridge at them.
     """
     work_dir.mkdir(exist_ok=True)
     with running_vendor_emulators(
-        work_dir.resolve(), salesforce_port=salesforce_port, whmcs_port=whmcs_port
+        work_dir.resolve(),
+        salesforce_port=salesforce_port,
+        whmcs_port=whmcs_port,
+        freebit_port=freebit_port,
     ) as vendors:
         for name, value in vendors.environment().items():
             typer.echo(f"export {name}={value}")
