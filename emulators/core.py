@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +14,32 @@ from starlette.routing import Route
 from emulators.faults import Fault, FaultInjector
 
 CONTROL_PREFIX = "/__emulator"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def guarded_control_routes(
+    routes: Sequence[tuple[str, Endpoint, str]], *, not_found: type[Exception]
+) -> list[Route]:
+    """Control routes (path below CONTROL_PREFIX, endpoint, method) that answer bad seed data
+    with 422 and an unknown record (`not_found`) with 404, both with the reason."""
+
+    def guarded(endpoint: Endpoint) -> Endpoint:
+        async def answer(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except not_found as error:
+                reason = getattr(error, "message", str(error))
+                return JSONResponse({"error": reason}, status_code=404)
+            except ValueError as error:  # pydantic's ValidationError included
+                return JSONResponse({"error": str(error)}, status_code=422)
+
+        return answer
+
+    return [
+        Route(f"{CONTROL_PREFIX}{path}", guarded(endpoint), methods=[method])
+        for path, endpoint, method in routes
+    ]
 
 
 class EmulatorCore:

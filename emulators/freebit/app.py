@@ -24,11 +24,11 @@ from emulators.freebit.accounts import SimAccounts
 from emulators.freebit.auth_keys import AuthKeys
 from emulators.freebit.clock import EmulatorClock
 from emulators.freebit.control_routes import freebit_control_routes
-from emulators.freebit.fault_responses import answer_fault_before_operation, gateway_timeout_after
 from emulators.freebit.operations import ACCOUNT_OPERATIONS
 from emulators.freebit.records import FreebitTiming, OemCredentials, RecordedRequest, TimingUpdate
 from emulators.freebit.refusals import FreebitApiError, invalid_request
 from emulators.freebit.request_log import RequestLog
+from emulators.proxy_faults import answer_fault_before_call, gateway_timeout_after
 
 Json = dict[str, Any]
 
@@ -119,7 +119,7 @@ class FreebitEmulator:
             )
         )
         fault = self.core.faults.take(operation)
-        fault_response = await answer_fault_before_operation(fault) if fault else None
+        fault_response = await answer_fault_before_call(fault) if fault else None
         if fault_response is not None:
             return fault_response
         response = JSONResponse(self._answer(operation, body))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -11,14 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.core import CONTROL_PREFIX
+from emulators.core import Endpoint, guarded_control_routes
 from emulators.freebit.records import NewSimAccount, OemCredentials, TimingUpdate
 from emulators.freebit.refusals import FreebitApiError
 
 if TYPE_CHECKING:
     from emulators.freebit.app import FreebitEmulator
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 _PLAN_CODES = TypeAdapter(list[str])
 
@@ -80,21 +78,4 @@ def freebit_control_routes(emulator: FreebitEmulator) -> list[Route]:
         ("/operations", list_operations, "GET"),
         ("/requests", list_requests, "GET"),
     ]
-    return [
-        Route(f"{CONTROL_PREFIX}{path}", _with_error_statuses(endpoint), methods=[method])
-        for path, endpoint, method in routes
-    ]
-
-
-def _with_error_statuses(endpoint: Endpoint) -> Endpoint:
-    """Bad seed data -> 422, an unknown account -> 404, both with a reason."""
-
-    async def guarded(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except FreebitApiError as refusal:
-            return JSONResponse({"error": refusal.message}, status_code=404)
-        except ValueError as error:  # pydantic's ValidationError included
-            return JSONResponse({"error": str(error)}, status_code=422)
-
-    return guarded
+    return guarded_control_routes(routes, not_found=FreebitApiError)

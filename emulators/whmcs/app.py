@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from emulators.core import EmulatorCore
 from emulators.faults import FaultKind
+from emulators.proxy_faults import answer_fault_before_call, gateway_timeout_after
 from emulators.whmcs.actions import perform_action
 from emulators.whmcs.control_routes import whmcs_control_routes
-from emulators.whmcs.fault_responses import answer_fault_before_action, gateway_timeout_after
 from emulators.whmcs.php_form import PhpForm
 from emulators.whmcs.records import ApiCredential
 from emulators.whmcs.state import WhmcsApiError, WhmcsState
@@ -41,7 +41,7 @@ class WhmcsEmulator:
         action = form.get("action")
         self.core.record_call(action)
         fault = self.core.faults.take(action)
-        fault_response = await answer_fault_before_action(fault) if fault is not None else None
+        fault_response = await answer_fault_before_call(fault) if fault is not None else None
         if fault_response is not None:
             return fault_response
         response = self._answer(request, form, action)

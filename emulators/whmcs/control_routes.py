@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.core import CONTROL_PREFIX
+from emulators.core import Endpoint, guarded_control_routes
 from emulators.whmcs.records import ApiCredential, NewClient, NewProduct, PayMethodFields
 from emulators.whmcs.state import WhmcsApiError, WhmcsState
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 _CREDENTIALS = TypeAdapter(list[ApiCredential])
 _IPS = TypeAdapter(list[str])
@@ -55,32 +51,15 @@ def whmcs_control_routes(state: WhmcsState) -> list[Route]:
         state.set_allowed_ips(_IPS.validate_python(await request.json()))
         return Response(status_code=204)
 
-    client_path = f"{CONTROL_PREFIX}/clients/{{client_id:int}}"
+    client_path = "/clients/{client_id:int}"
     routes: list[tuple[str, Endpoint, str]] = [
-        (f"{CONTROL_PREFIX}/clients", create_client, "POST"),
+        ("/clients", create_client, "POST"),
         (f"{client_path}/paymethods", add_pay_method, "POST"),
         (f"{client_path}/paymethods", remove_pay_methods, "DELETE"),
         (f"{client_path}/paymethods/{{pay_method_id:int}}", remove_pay_method, "DELETE"),
-        (f"{CONTROL_PREFIX}/products", add_product, "POST"),
-        (f"{CONTROL_PREFIX}/orders", list_orders, "GET"),
-        (f"{CONTROL_PREFIX}/credentials", set_credentials, "PUT"),
-        (f"{CONTROL_PREFIX}/allowed-ips", set_allowed_ips, "PUT"),
+        ("/products", add_product, "POST"),
+        ("/orders", list_orders, "GET"),
+        ("/credentials", set_credentials, "PUT"),
+        ("/allowed-ips", set_allowed_ips, "PUT"),
     ]
-    return [
-        Route(path, _with_error_statuses(endpoint), methods=[method])
-        for path, endpoint, method in routes
-    ]
-
-
-def _with_error_statuses(endpoint: Endpoint) -> Endpoint:
-    """Bad seed data -> 422, an unknown client or pay method -> 404, both with a reason."""
-
-    async def guarded(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except WhmcsApiError as error:
-            return JSONResponse({"error": error.message}, status_code=404)
-        except ValueError as error:  # pydantic's ValidationError included
-            return JSONResponse({"error": str(error)}, status_code=422)
-
-    return guarded
+    return guarded_control_routes(routes, not_found=WhmcsApiError)

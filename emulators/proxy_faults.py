@@ -1,5 +1,5 @@
-"""How injected faults look on the wire: what a proxy in front of Freebit would answer, since
-the API itself reports every refusal as HTTP 200 with a resultCode."""
+"""How injected faults look on the wire for APIs that never answer 429, 503 or 504 themselves
+(WHMCS, Freebit): the page a proxy or load balancer in front of them would send."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from emulators.faults import Fault, FaultKind, hold
 _PAGE = "<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
 
 
-async def answer_fault_before_operation(fault: Fault) -> Response | None:
-    """The response that replaces the operation, or None when the operation should still run."""
+async def answer_fault_before_call(fault: Fault) -> Response | None:
+    """The response that replaces the call, or None when the call should still run."""
     match fault.kind:
         case FaultKind.LATENCY:
             await hold(fault)
