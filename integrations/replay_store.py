@@ -26,14 +26,15 @@ class ReplayIdStore:
         self._redis_down = False
 
     async def load(self) -> int | None:
-        """The stored replay id; the unsaved one in memory wins, being newer."""
+        """The stored replay id; the unsaved one in memory wins, being newer. Raises
+        `RedisError` when Redis cannot say whether an id is stored."""
         if self._unsaved is not None:
             return self._unsaved
         try:
             stored = await self._redis.get(self.key)
         except RedisError as error:
             self._note_redis_down(error)
-            return None
+            raise
         self._note_redis_up()
         return int(stored) if stored is not None else None
 

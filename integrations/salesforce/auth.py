@@ -43,7 +43,7 @@ class SalesforceAuth:
         self._settings = settings
         self._private_key = private_key or settings.private_key_pem
         self._http = httpx.Client(
-            verify=_tls_verification(settings), timeout=settings.timeout / 1000
+            verify=tls_verification(settings), timeout=settings.timeout / 1000
         )
         self._lock = threading.Lock()
         self._token: SalesforceToken | None = None
@@ -95,7 +95,8 @@ class SalesforceAuth:
             raise AuthenticationError("AUTH", "the private key is not a usable RSA key") from None
 
 
-def _tls_verification(settings: SalesforceSettings) -> ssl.SSLContext | bool:
+def tls_verification(settings: SalesforceSettings) -> ssl.SSLContext | bool:
+    """httpx's `verify`: the system CAs, or SF_CA_BUNDLE (e.g. the emulators' CA)."""
     if settings.ca_bundle is None:
         return True
     return ssl.create_default_context(cafile=str(settings.ca_bundle))

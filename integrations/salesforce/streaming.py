@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import itertools
 import re
-import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +32,7 @@ from pydantic import BaseModel
 
 from integrations.config import SalesforceSettings
 from integrations.errors import TransientError
-from integrations.salesforce.auth import SalesforceAuth, SalesforceToken
+from integrations.salesforce.auth import SalesforceAuth, SalesforceToken, tls_verification
 
 log = structlog.get_logger(__name__)
 
@@ -132,7 +131,7 @@ class CometdTransport:
         self._auth = auth
         self._timeout_seconds = settings.timeout / 1000
         self._http = httpx.AsyncClient(
-            verify=_tls_verification(settings), timeout=self._timeout_seconds
+            verify=tls_verification(settings), timeout=self._timeout_seconds
         )
         self._message_ids = itertools.count(1)
         self._session: _Session | None = None
@@ -332,9 +331,3 @@ def _milliseconds(value: Any, default: int) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     return default
-
-
-def _tls_verification(settings: SalesforceSettings) -> ssl.SSLContext | bool:
-    if settings.ca_bundle is None:
-        return True
-    return ssl.create_default_context(cafile=str(settings.ca_bundle))
