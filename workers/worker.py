@@ -12,6 +12,7 @@ import structlog
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.error_mapping import IntegrationErrorInterceptor
 from activities.freebit import FreebitActivities
@@ -39,6 +40,28 @@ from workflows.sim_account import SimAccount
 from workflows.task_queues import TaskQueues
 
 log = structlog.get_logger(__name__)
+
+# Third-party packages the workflows reach only through their models' modules: loaded once,
+# outside the sandbox, instead of being re-imported into every workflow run (which is slow
+# and raced with imports made by activity threads).
+SANDBOX_PASSTHROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
+    "httpx",
+    "redis",
+    "requests",
+    "simple_salesforce",
+    "psycopg",
+    "psycopg_pool",
+    "structlog",
+    "cryptography",
+    "jwt",
+    "opentelemetry",
+)
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+)
 
 SALESFORCE_THREADS = 16
 """simple-salesforce is synchronous: its activities run in this many threads."""
@@ -120,6 +143,7 @@ def create_workers(
             client,
             task_queue=queues.portal,
             workflows=[ProvisionOrder, SimAccount],
+            workflow_runner=WORKFLOW_RUNNER,
             activities=[mapping.map_order],
             interceptors=interceptors,
         ),
