@@ -1,0 +1,541 @@
+"""The Platform Event bridge against real servers: the Temporal dev server, Redis, PostgreSQL
+and the Salesforce/WHMCS emulators. Each test acts out one promise of the bridge: every
+event is handed to Temporal, the stored replay id never runs ahead of an acknowledged event,
+and no order is provisioned twice, whatever Salesforce, Temporal or Redis do meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import ConnectionError as RedisConnectionError
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig
+from temporalio.testing import WorkflowEnvironment
+
+from emulators.salesforce import ORDER_PROVISION_CHANNEL
+from integrations.config import PlatformEventSettings, ReplayMode
+from integrations.replay_store import replay_key
+from starters.bridge import EventBridge, opened_bridge
+from starters.event_intake import IntakeOutcome
+from starters.local_vendors import LocalVendors
+from starters.provisioning import provision_workflow_id
+from starters.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
+from tests.conftest import TEST_REDIS_URL
+from tests.support.polling import wait_until
+from tests.support.redis_server import running_redis_server
+from tests.support.tcp_proxy import running_tcp_proxy
+from workers.worker import Integrations, running_workers
+from workflows.provision_order import ProvisionOrder
+from workflows.provision_order_models import (
+    ProvisionOrderResult,
+    ProvisionOutcome,
+    ProvisionPolicy,
+)
+
+REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
+TURN_LEASE_SECONDS = 120
+"""How long a killed test run can keep the next one waiting; each test renews the lease."""
+TURN_WAIT_SECONDS = 240
+CONNECT_HOLD_SECONDS = 0.5
+QUIET_SECONDS = 10 * CONNECT_HOLD_SECONDS
+WORKFLOW_TIMEOUT_SECONDS = 30
+POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
+UNAPPROVED = SampleOrderSpec(activation_status=None)
+
+NOT_ACKNOWLEDGED = "Temporal did not acknowledge the event; retrying, replay id not advanced"
+REPLAY_ID_NOT_RETAINED = "Replay id no longer retained by Salesforce"
+STORED_ID_UNREADABLE = "Stored replay id unreadable"
+REDIS_UNAVAILABLE = "Redis unavailable: replay id kept in memory until it is back"
+BAD_EVENT_SKIPPED = "Skipping Platform Event without a valid OrderId__c"
+CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
+SESSION_INVALID = "salesforce session invalid, logging in again"
+
+
+@dataclass(frozen=True)
+class BridgeRun:
+    bridge: EventBridge
+    handled: list[int]
+    """Replay ids of the events the bridge acknowledged, in order."""
+
+
+@dataclass(frozen=True)
+class Bridges:
+    """Runs bridges for this test's task queue against the emulated org."""
+
+    client: Client
+    task_queue: str
+    vendors: LocalVendors
+
+    @asynccontextmanager
+    async def running(
+        self,
+        *,
+        client: Client | None = None,
+        redis_url: str = TEST_REDIS_URL,
+        replay: ReplayMode = ReplayMode.ALL,
+    ) -> AsyncIterator[BridgeRun]:
+        """A bridge running in the background for the duration of the block."""
+        async with self._opened(client or self.client, redis_url, replay) as run:
+            task = asyncio.create_task(run.bridge.run(), name="bridge")
+            try:
+                yield run
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def replay_all_retained(self) -> BridgeRun:
+        """A second bridge with no stored id and SF_EVENTS_REPLAY=ALL, until Salesforce has
+        nothing more to deliver (a poll answered empty)."""
+        async with self._opened(self.client, None, ReplayMode.ALL) as run:
+            await run.bridge.run(stop_when_quiet_for=QUIET_SECONDS)
+        return run
+
+    @asynccontextmanager
+    async def _opened(
+        self, client: Client, redis_url: str | None, replay: ReplayMode
+    ) -> AsyncIterator[BridgeRun]:
+        events = PlatformEventSettings(events_enabled=True, events_replay=replay)
+        handled: list[int] = []
+        async with opened_bridge(
+            client,
+            task_queue=self.task_queue,
+            policy=POLICY,
+            salesforce=self.vendors.salesforce_settings,
+            events=events,
+            redis_url=redis_url,
+            on_event=lambda event, _outcome: handled.append(event.replay_id),
+        ) as bridge:
+            await bridge.resume_position(events)
+            yield BridgeRun(bridge, handled)
+
+
+@pytest.fixture
+def vendors(vendors: LocalVendors) -> LocalVendors:
+    """Short CometD long polls: an idle bridge meets a fault (and recovers) at once."""
+    vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
+    return vendors
+
+
+@pytest.fixture(scope="module")
+async def turn_at_the_replay_key() -> AsyncIterator[Lock]:
+    """Test runs sharing TEST_REDIS_URL (several people, one machine) take turns: each would
+    overwrite and delete the other's replay id."""
+    async with Redis.from_url(TEST_REDIS_URL) as redis:
+        turn = redis.lock(
+            f"{REPLAY_KEY}:test-run",
+            timeout=TURN_LEASE_SECONDS,
+            blocking_timeout=TURN_WAIT_SECONDS,
+        )
+        async with turn:
+            yield turn
+
+
+@pytest.fixture
+async def replay_store(turn_at_the_replay_key: Lock) -> AsyncIterator[Redis]:
+    """The bridge's Redis (TEST_REDIS_URL), with no replay id stored before or after."""
+    await turn_at_the_replay_key.reacquire()
+    redis = Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    await redis.delete(REPLAY_KEY)
+    try:
+        yield redis
+    finally:
+        await redis.delete(REPLAY_KEY)
+        await redis.aclose()
+
+
+@pytest.fixture
+def bridges(
+    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, replay_store: Redis
+) -> Bridges:
+    """Bridges that find no replay id stored when the test starts."""
+    return Bridges(dev_env.client, task_queue, vendors)
+
+
+@pytest.fixture
+async def dev_worker(
+    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+) -> AsyncIterator[None]:
+    async with running_workers(dev_env.client, task_queue, integrations):
+        yield
+
+
+async def unapproved_orders(
+    vendors: LocalVendors, integrations: Integrations, count: int
+) -> list[SampleOrder]:
+    return [
+        await create_sample_order(vendors, integrations.id_mappings, UNAPPROVED)
+        for _ in range(count)
+    ]
+
+
+def approve(vendors: LocalVendors, orders: list[SampleOrder]) -> list[int]:
+    """Approve each order as the Salesforce Flow does; the replay ids of its events."""
+    return [vendors.salesforce.approve_order(order.order_id) for order in orders]
+
+
+def publish_duplicates(vendors: LocalVendors, orders: list[SampleOrder]) -> list[int]:
+    """A new event for each order, naming it again; their replay ids."""
+    return [vendors.salesforce.publish_event({"OrderId__c": order.order_id}) for order in orders]
+
+
+async def wait_until_stored(redis: Redis, replay_id: int) -> None:
+    async def stored() -> bool:
+        try:
+            return await redis.get(REPLAY_KEY) == str(replay_id)
+        except RedisConnectionError:  # a restarted server: the next try reconnects
+            return False
+
+    await wait_until(stored, f"{REPLAY_KEY} is {replay_id}")
+
+
+async def wait_until_handed_over(run: BridgeRun, redis: Redis, replay_id: int) -> None:
+    """Until the bridge has reported the event as acknowledged and stored its replay id."""
+    await wait_until(lambda: replay_id in run.handled, f"the bridge hands over {replay_id}")
+    await wait_until_stored(redis, replay_id)
+
+
+async def stored_replay_id(redis: Redis) -> int | None:
+    stored = await redis.get(REPLAY_KEY)
+    return None if stored is None else int(stored)
+
+
+async def provisioning_results(
+    client: Client, orders: list[SampleOrder]
+) -> list[ProvisionOrderResult]:
+    """The result of each order's latest `ProvisionOrder` run, once it is done."""
+    async with asyncio.timeout(WORKFLOW_TIMEOUT_SECONDS):
+        return [
+            await client.get_workflow_handle_for(
+                ProvisionOrder.run, provision_workflow_id(order.order_id)
+            ).result()
+            for order in orders
+        ]
+
+
+async def outcomes(client: Client, orders: list[SampleOrder]) -> list[ProvisionOutcome]:
+    return [result.outcome for result in await provisioning_results(client, orders)]
+
+
+async def current_run_ids(client: Client, orders: list[SampleOrder]) -> list[str]:
+    return [
+        (await client.get_workflow_handle(provision_workflow_id(order.order_id)).describe()).run_id
+        for order in orders
+    ]
+
+
+def whmcs_order_counts(vendors: LocalVendors, orders: list[SampleOrder]) -> list[int]:
+    return [len(vendors.whmcs.orders(order.whmcs_client_id)) for order in orders]
+
+
+def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]:
+    lines = (json.loads(line) for line in json_log.getvalue().splitlines())
+    return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
+
+
+async def test_each_order_is_provisioned_once_despite_duplicate_and_replayed_events(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 5)
+    # No worker yet: every workflow is still running when its duplicate arrives.
+    async with bridges.running() as live:
+        originals = approve(vendors, orders)
+        duplicates = publish_duplicates(vendors, orders)
+        await wait_until_handed_over(live, replay_store, duplicates[-1])
+    async with running_workers(dev_env.client, task_queue, integrations):
+        assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 5
+    run_ids = await current_run_ids(dev_env.client, orders)
+
+    replay = await bridges.replay_all_retained()
+
+    assert live.handled == originals + duplicates
+    assert live.bridge.counts == {IntakeOutcome.STARTED: 5, IntakeOutcome.ALREADY_RUNNING: 5}
+    assert replay.handled == originals + duplicates
+    assert replay.bridge.counts == {IntakeOutcome.ALREADY_DONE: 10}
+    assert await current_run_ids(dev_env.client, orders) == run_ids
+    assert whmcs_order_counts(vendors, orders) == [1] * 5
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_duplicate_event_after_activation_starts_only_a_run_that_skips(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 1)
+    async with bridges.running() as live:
+        await wait_until_handed_over(live, replay_store, approve(vendors, orders)[-1])
+        [first] = await provisioning_results(dev_env.client, orders)
+        await wait_until_handed_over(live, replay_store, publish_duplicates(vendors, orders)[-1])
+        [second] = await provisioning_results(dev_env.client, orders)
+
+    assert first.outcome is ProvisionOutcome.ACTIVATED
+    # A newer event than the close may be a re-approval after a failure, so it starts a run;
+    # the run finds the Order Activated and does nothing.
+    assert live.bridge.counts == {IntakeOutcome.STARTED: 2}
+    assert second.outcome is ProvisionOutcome.SKIPPED
+    assert second.reason == "Order is already Activated"
+    assert whmcs_order_counts(vendors, orders) == [1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal_is_unreachable(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 2)
+    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
+        client = await Client.connect(
+            temporal.address,
+            namespace=dev_env.client.namespace,
+            data_converter=pydantic_data_converter,
+            retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
+        )
+        async with bridges.running(client=client) as live:
+            [acknowledged] = approve(vendors, orders[:1])
+            await wait_until_handed_over(live, replay_store, acknowledged)
+
+            await temporal.stop()
+            [unacknowledged] = approve(vendors, orders[1:])
+            await wait_until(
+                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
+                "the bridge retries the event Temporal did not acknowledge",
+            )
+            assert await stored_replay_id(replay_store) == acknowledged
+
+            await temporal.start()
+            await wait_until_handed_over(live, replay_store, unacknowledged)
+
+    assert {line["replay_id"] for line in log_lines(json_log, NOT_ACKNOWLEDGED)} == {unacknowledged}
+    assert live.handled == [acknowledged, unacknowledged]
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+    assert whmcs_order_counts(vendors, orders) == [1, 1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_restarted_bridge_resumes_from_the_stored_replay_id_without_loss(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 3)
+    async with bridges.running() as first:
+        before_restart = approve(vendors, orders[:1])
+        await wait_until_handed_over(first, replay_store, before_restart[-1])
+    while_down = approve(vendors, orders[1:])
+
+    # LATEST would start after the newest event: only the stored id finds the missed ones.
+    async with bridges.running(replay=ReplayMode.LATEST) as second:
+        await wait_until_handed_over(second, replay_store, while_down[-1])
+
+    assert first.handled == before_restart
+    assert second.handled == while_down
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
+    assert whmcs_order_counts(vendors, orders) == [1, 1, 1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_forgotten_cometd_client_resubscribes_without_loss_or_redelivery(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 2)
+    async with bridges.running() as live:
+        before = approve(vendors, orders[:1])
+        await wait_until_handed_over(live, replay_store, before[-1])
+
+        vendors.salesforce.drop_cometd_clients()
+        after = approve(vendors, orders[1:])
+        await wait_until_handed_over(live, replay_store, after[-1])
+        await wait_until(
+            lambda: bool(log_lines(json_log, CLIENT_FORGOTTEN)), "the bridge handshakes again"
+        )
+
+    assert live.handled == before + after
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_an_expired_session_is_renewed_without_losing_events(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 2)
+    async with bridges.running() as live:
+        before = approve(vendors, orders[:1])
+        await wait_until_handed_over(live, replay_store, before[-1])
+
+        vendors.salesforce.expire_sessions()
+        after = approve(vendors, orders[1:])
+        await wait_until_handed_over(live, replay_store, after[-1])
+        await wait_until(
+            lambda: bool(log_lines(json_log, SESSION_INVALID)), "the bridge logs in again"
+        )
+
+    assert live.handled == before + after
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+
+
+async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_doubling(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 2)
+    handled_order, new_order = orders
+    # No worker until the end: the emulator's clock jumps 73 h ahead, so a replayed event
+    # would look newer than any finished workflow; a running one keeps the dedupe the
+    # bridge's own (the workflow id), not the workflow's "already Activated" guard.
+    async with bridges.running():
+        [expired] = approve(vendors, [handled_order])
+        await wait_until_stored(replay_store, expired)
+    [handled_run_id] = await current_run_ids(dev_env.client, [handled_order])
+
+    vendors.salesforce.advance_clock(hours=73)
+    retained = [*publish_duplicates(vendors, [handled_order]), *approve(vendors, [new_order])]
+    async with bridges.running() as restarted:
+        await wait_until_handed_over(restarted, replay_store, retained[-1])
+
+    [error] = log_lines(json_log, REPLAY_ID_NOT_RETAINED)
+    assert (error["level"], error["replay_id"]) == ("error", expired)
+    assert restarted.handled == retained
+    assert restarted.bridge.counts == {IntakeOutcome.ALREADY_RUNNING: 1, IntakeOutcome.STARTED: 1}
+    async with running_workers(dev_env.client, task_queue, integrations):
+        assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+    assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
+    assert whmcs_order_counts(vendors, orders) == [1, 1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_events_keep_flowing_while_redis_is_down_and_the_latest_id_is_stored_on_return(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    bridges: Bridges,
+    json_log: io.StringIO,
+    tmp_path: Path,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 3)
+    with running_redis_server(tmp_path) as redis_server:
+        store = Redis.from_url(redis_server.url, decode_responses=True)
+        async with contextlib.aclosing(store), bridges.running(redis_url=redis_server.url) as live:
+            before = approve(vendors, orders[:1])
+            await wait_until_handed_over(live, store, before[-1])
+
+            redis_server.stop()
+            while_down = approve(vendors, orders[1:])
+            await wait_until(
+                lambda: live.handled == before + while_down,
+                "the bridge hands the events to Temporal without Redis",
+            )
+            assert live.bridge.position == while_down[-1]
+            assert log_lines(json_log, REDIS_UNAVAILABLE)
+
+            # Restarted empty (nothing is saved to disk): the id can only come from memory.
+            redis_server.start()
+            await wait_until_stored(store, while_down[-1])
+
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_bridge_starting_while_redis_is_down_misses_no_event(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    bridges: Bridges,
+    json_log: io.StringIO,
+    tmp_path: Path,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 2)
+    with running_redis_server(tmp_path) as redis_server:
+        store = Redis.from_url(redis_server.url, decode_responses=True)
+        async with contextlib.aclosing(store):
+            async with bridges.running(redis_url=redis_server.url):
+                before_restart = approve(vendors, orders[:1])
+                await wait_until_stored(store, before_restart[-1])
+                await provisioning_results(dev_env.client, orders[:1])
+            redis_server.stop()
+            while_down = approve(vendors, orders[1:])
+
+            # LATEST, the default, would skip what was published while the bridge was down.
+            async with bridges.running(
+                redis_url=redis_server.url, replay=ReplayMode.LATEST
+            ) as restarted:
+                await wait_until(
+                    lambda: while_down[-1] in restarted.handled,
+                    "the restarted bridge hands over the event it missed",
+                )
+
+    [error] = log_lines(json_log, STORED_ID_UNREADABLE)
+    assert error["level"] == "error"
+    assert restarted.handled == before_restart + while_down
+    assert restarted.bridge.counts == {IntakeOutcome.ALREADY_DONE: 1, IntakeOutcome.STARTED: 1}
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_events_without_a_valid_order_id_are_skipped_and_passed(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    orders = await unapproved_orders(vendors, integrations, 1)
+    async with bridges.running() as live:
+        bad_events = [
+            vendors.salesforce.publish_event({"Unexpected__c": "no order id"}),
+            vendors.salesforce.publish_event({"OrderId__c": "not-an-id"}),
+        ]
+        await wait_until_handed_over(live, replay_store, bad_events[-1])
+        good_event = approve(vendors, orders)
+        await wait_until_handed_over(live, replay_store, good_event[-1])
+
+    skipped = log_lines(json_log, BAD_EVENT_SKIPPED)
+    assert [(line["replay_id"], line["order_id_value"]) for line in skipped] == [
+        (bad_events[0], "None"),
+        (bad_events[1], "'not-an-id'"),
+    ]
+    assert live.bridge.counts == {IntakeOutcome.SKIPPED_BAD_EVENT: 2, IntakeOutcome.STARTED: 1}
+    assert live.handled == bad_events + good_event
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
