@@ -109,10 +109,6 @@ class FreebitSettings(_Settings):
     oem_id: str
     oem_key: SecretStr
     timeout: int = Field(default=30_000, ge=1, description="HTTP timeout in milliseconds")
-    operation_gap: Duration = Field(
-        default=timedelta(minutes=30),
-        description="minimum time between two Freebit operations on one account",
-    )
     token_ttl: Duration = Field(
         default=timedelta(minutes=50), description="how long a cached authKey is reused"
     )

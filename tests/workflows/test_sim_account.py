@@ -21,9 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from emulators.faults import Fault, FaultKind
 from emulators.freebit import NewSimAccount
+from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
+from integrations.redis_connection import redis_client
 from starters.local_vendors import LocalVendors
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
-from tests.conftest import SaveHistory
+from tests.conftest import TEST_REDIS_URL, SaveHistory
 from tests.support.temporal import workflow_environment
 from workers.worker import Integrations, running_workers
 from workflows.sim_account import SimAccount
@@ -130,6 +132,21 @@ async def test_two_operations_requested_together_run_at_least_the_gap_apart(
     ]
     assert vendors.freebit.account(account).plan_code == "PASI_5GB"
     await save_history(sim_handle(env, account), "sim_account_two_operations")
+
+
+@with_worker
+async def test_history_carries_no_freebit_credentials(
+    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+) -> None:
+    await request_operation(QuotaTopUp(quota_mb=300))
+    await finished_history(env, account)
+
+    history = (await sim_handle(env, account).fetch_history()).to_json()
+    async with redis_client(TEST_REDIS_URL) as redis:
+        auth_key = await redis.get(FREEBIT_TOKEN_KEY)
+    assert isinstance(auth_key, bytes)
+    oem_key = vendors.freebit_settings.oem_key.get_secret_value()
+    assert [secret for secret in (oem_key, auth_key.decode()) if secret in history] == []
 
 
 @with_worker
