@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
-from emulators.salesforce import ORDER_PROVISION_CHANNEL
+from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
 from integrations.config import PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
 from starters.bridge import EventBridge, opened_bridge
@@ -361,49 +361,39 @@ async def test_a_restarted_bridge_resumes_from_the_stored_replay_id_without_loss
 
 
 @pytest.mark.usefixtures("dev_worker")
-async def test_a_forgotten_cometd_client_resubscribes_without_loss_or_redelivery(
+@pytest.mark.parametrize(
+    ("salesforce_fault", "recovery_log"),
+    [
+        pytest.param(
+            SalesforceEmulatorControl.drop_cometd_clients, CLIENT_FORGOTTEN, id="unknown-client"
+        ),
+        pytest.param(
+            SalesforceEmulatorControl.expire_sessions, SESSION_INVALID, id="expired-session"
+        ),
+    ],
+)
+async def test_the_bridge_recovers_from_salesforce_faults_without_loss_or_redelivery(
     dev_env: WorkflowEnvironment,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
     bridges: Bridges,
     json_log: io.StringIO,
+    salesforce_fault: Callable[[SalesforceEmulatorControl], None],
+    recovery_log: str,
 ) -> None:
+    """`403::Unknown client` makes it handshake again from the stored id; an expired session
+    makes it log in again. Either way each event is handed over once, in order."""
     orders = await unapproved_orders(vendors, integrations, 2)
     async with bridges.running() as live:
         before = approve(vendors, orders[:1])
         await wait_until_handed_over(live, replay_store, before[-1])
 
-        vendors.salesforce.drop_cometd_clients()
+        salesforce_fault(vendors.salesforce)
         after = approve(vendors, orders[1:])
         await wait_until_handed_over(live, replay_store, after[-1])
         await wait_until(
-            lambda: bool(log_lines(json_log, CLIENT_FORGOTTEN)), "the bridge handshakes again"
-        )
-
-    assert live.handled == before + after
-    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
-
-
-@pytest.mark.usefixtures("dev_worker")
-async def test_an_expired_session_is_renewed_without_losing_events(
-    dev_env: WorkflowEnvironment,
-    vendors: LocalVendors,
-    integrations: Integrations,
-    replay_store: Redis,
-    bridges: Bridges,
-    json_log: io.StringIO,
-) -> None:
-    orders = await unapproved_orders(vendors, integrations, 2)
-    async with bridges.running() as live:
-        before = approve(vendors, orders[:1])
-        await wait_until_handed_over(live, replay_store, before[-1])
-
-        vendors.salesforce.expire_sessions()
-        after = approve(vendors, orders[1:])
-        await wait_until_handed_over(live, replay_store, after[-1])
-        await wait_until(
-            lambda: bool(log_lines(json_log, SESSION_INVALID)), "the bridge logs in again"
+            lambda: bool(log_lines(json_log, recovery_log)), f"the bridge logs {recovery_log!r}"
         )
 
     assert live.handled == before + after
