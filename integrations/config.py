@@ -156,6 +156,39 @@ class WhmcsSettings(_Settings):
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
 
 
+class SftpSettings(_Settings):
+    """The MVNO's SFTP host with the monthly call and SMS detail files (key auth only)."""
+
+    model_config = SettingsConfigDict(env_prefix="SFTP_")
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    private_key_path: Path
+    known_hosts_path: Path = Field(
+        default=Path("~/.ssh/known_hosts").expanduser(),
+        description="host keys the server must match; unknown or changed keys are refused",
+    )
+    timeout: Duration = Field(default=timedelta(seconds=30), description="connect/read timeout")
+    remote_dir: str = Field(default=".", description="directory holding the detail files")
+    prefetch_requests: int = Field(
+        default=32, ge=1, description="concurrent read requests while downloading"
+    )
+
+
+class RecordsSettings(_Settings):
+    """When the monthly detail files are looked for (RECORDS_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="RECORDS_")
+
+    check_interval: Duration = Field(
+        default=timedelta(hours=6), description="wait between two looks for a missing file"
+    )
+    wait_deadline: Duration = Field(
+        default=timedelta(days=20), description="give up when a file is still missing after this"
+    )
+
+
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 

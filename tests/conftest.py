@@ -14,6 +14,7 @@ import structlog
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from emulators.sftp import SftpEmulator
 from integrations.config import DatabaseSettings, LogFormat, LoggingSettings, RedisSettings
 from integrations.database import apply_migrations
 from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
@@ -88,6 +89,23 @@ async def vendors(vendor_emulators: LocalVendors, database: DatabaseSettings) ->
     async with redis_client(TEST_REDIS_URL) as redis:
         await redis.delete(FREEBIT_TOKEN_KEY)
     return vendor_emulators
+
+
+@pytest.fixture(scope="session")
+def sftp_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpEmulator]:
+    with SftpEmulator(tmp_path_factory.mktemp("sftp")) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def sftp(sftp_emulator: SftpEmulator, database: DatabaseSettings) -> SftpEmulator:
+    """The SFTP emulator without files or faults, and no imported call records."""
+    sftp_emulator.reset()
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await connection.execute(
+            "TRUNCATE call_records_talk, call_records_sms, call_record_imports"
+        )
+    return sftp_emulator
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,114 @@
+"""The production SFTP client and loader against the SFTP emulator (real SSH) and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+
+import paramiko
+import psycopg
+import pytest
+
+from emulators.sftp import SftpEmulator
+from integrations.call_records.format import RecordKind, file_name
+from integrations.call_records.loader import MalformedFileError, import_month_file
+from integrations.call_records.queries import account_month_records
+from integrations.config import DatabaseSettings
+from integrations.errors import TransientError
+from integrations.sftp import HostKeyRejectedError, RemoteFileMissingError
+
+MONTH = "202609"
+
+
+def _count(database: DatabaseSettings, table: str, month: str = MONTH) -> int:
+    with psycopg.connect(database.url) as connection:
+        query = f"SELECT count(*) FROM {table} WHERE month = %s"
+        row = connection.execute(query.encode(), (month,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_import_streams_file_into_month(sftp: SftpEmulator, database: DatabaseSettings) -> None:
+    path = sftp.put_generated(RecordKind.TALK, MONTH, rows=5000, seed=1)
+    seen: list[int] = []
+
+    imported = import_month_file(
+        sftp.settings(), database, RecordKind.TALK, MONTH, lambda read, size: seen.append(read)
+    )
+
+    assert imported.rows == 5000
+    assert imported.size_bytes == path.stat().st_size
+    assert imported.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert seen[-1] == imported.size_bytes
+    assert _count(database, "call_records_talk") == 5000
+    assert _count(database, "call_record_imports") == 1
+
+
+def test_reimport_replaces_month_exactly(sftp: SftpEmulator, database: DatabaseSettings) -> None:
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=300, seed=2)
+    sftp.put_generated(RecordKind.SMS, "202608", rows=100, seed=2)
+    import_month_file(sftp.settings(), database, RecordKind.SMS, "202608")
+    first = import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
+    second = import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
+
+    assert first.sha256 == second.sha256
+    assert _count(database, "call_records_sms") == 300
+    assert _count(database, "call_records_sms", "202608") == 100
+    assert _count(database, "call_record_imports") == 2
+
+
+async def test_query_one_account_month(sftp: SftpEmulator, database: DatabaseSettings) -> None:
+    header = "電話番号,通話開始日時,相手先番号,通話時間(秒),発着信区分,通話種別,料金(円)\r\n"
+    line = "08000000001,2026/09/03 10:00:00,09012345678,65,発信,国内通話,22\r\n"
+    sftp.put_bytes(file_name(RecordKind.TALK, MONTH), (header + line).encode("cp932"))
+    import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH)
+
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        records = await account_month_records(connection, "08000000001", MONTH)
+
+    assert [(r.kind, r.direction, r.detail, r.duration_seconds) for r in records] == [
+        ("talk", "outgoing", "国内通話", 65)
+    ]
+
+
+def test_malformed_line_names_file_and_line_and_changes_nothing(
+    sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    name = sftp.put_generated(RecordKind.TALK, MONTH, rows=50, seed=3).name
+    import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH)
+    lines = (sftp.root / name).read_bytes().split(b"\r\n")
+    lines[7] = "08000000001,2026/09/03 10:00:00,09012345678,長い,発信,国内通話,22".encode("cp932")
+    sftp.put_bytes(name, b"\r\n".join(lines))
+
+    with pytest.raises(MalformedFileError, match=rf"{name} line 8: column 通話時間"):
+        import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH)
+
+    assert _count(database, "call_records_talk") == 50
+    assert _count(database, "call_record_imports") == 1
+
+
+def test_missing_file_is_its_own_error(sftp: SftpEmulator, database: DatabaseSettings) -> None:
+    with pytest.raises(RemoteFileMissingError, match=r"PASI_sms-detail-202609\.csv"):
+        import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_disconnect_mid_file_changes_nothing_then_retry_succeeds(
+    sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=20_000, seed=4)
+    sftp.faults.disconnect_after_bytes = 300_000
+
+    with pytest.raises(TransientError):
+        import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH)
+    assert _count(database, "call_records_talk") == 0
+
+    assert import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH).rows == 20_000
+    assert _count(database, "call_records_talk") == 20_000
+
+
+def test_changed_host_key_is_refused(sftp: SftpEmulator, database: DatabaseSettings) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=1)
+    sftp.write_known_hosts(paramiko.RSAKey.generate(1024))
+
+    with pytest.raises(HostKeyRejectedError, match=r"host key of 127\.0\.0\.1:\d+ refused"):
+        import_month_file(sftp.settings(), database, RecordKind.TALK, MONTH)
