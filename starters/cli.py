@@ -19,6 +19,7 @@ from starters.cli_support import configured_bridge, run, temporal_client
 from starters.demo import prepare_work_dir, run_demo
 from starters.local_vendors import running_vendor_emulators
 from starters.order_cli import order_app
+from starters.records_cli import records_app, schedules_app
 from starters.sim_cli import sim_app
 from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
 
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 app.add_typer(order_app, name="order")
 app.add_typer(sim_app, name="sim")
+app.add_typer(records_app, name="records")
+app.add_typer(schedules_app, name="schedules")
 
 
 @app.command()

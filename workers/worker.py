@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,6 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.call_records import CallRecordsActivities
 from activities.error_mapping import IntegrationErrorInterceptor
 from activities.freebit import FreebitActivities
 from activities.mapping import MappingActivities
@@ -24,6 +26,7 @@ from integrations.config import (
     FreebitSettings,
     RedisSettings,
     SalesforceSettings,
+    SftpSettings,
     WhmcsSettings,
     load,
 )
@@ -35,6 +38,7 @@ from integrations.operation_journal import OperationJournal
 from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient
+from workflows.import_call_records import ImportCallRecords
 from workflows.provision_order import ProvisionOrder
 from workflows.sim_account import SimAccount
 from workflows.task_queues import TaskQueues
@@ -58,6 +62,7 @@ SANDBOX_PASSTHROUGH = (
     "cryptography",
     "jwt",
     "opentelemetry",
+    "paramiko",
 )
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
@@ -65,6 +70,8 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 
 SALESFORCE_THREADS = 16
 """simple-salesforce is synchronous: its activities run in this many threads."""
+SFTP_IMPORTS = 2
+"""paramiko is synchronous too: at most this many call-record files load at once."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class IntegrationSettings:
     freebit: FreebitSettings
     database: DatabaseSettings
     redis: RedisSettings
+    sftp: SftpSettings | None = None
+    """None: no SFTP host configured (SFTP_HOST unset); call-record imports then fail."""
 
     @classmethod
     def from_environment(cls) -> IntegrationSettings:
@@ -83,6 +92,7 @@ class IntegrationSettings:
             freebit=load(FreebitSettings),
             database=load(DatabaseSettings),
             redis=load(RedisSettings),
+            sftp=load(SftpSettings) if os.environ.get("SFTP_HOST") else None,
         )
 
 
@@ -96,6 +106,7 @@ class Integrations:
     freebit: FreebitClient
     id_mappings: IdMappings
     operation_journal: OperationJournal
+    call_records: CallRecordsActivities
 
 
 @asynccontextmanager
@@ -122,6 +133,7 @@ async def open_integrations(settings: IntegrationSettings) -> AsyncIterator[Inte
             freebit=freebit,
             id_mappings=IdMappings(pool),
             operation_journal=OperationJournal(pool),
+            call_records=CallRecordsActivities(settings.sftp, settings.database),
         )
 
 
@@ -142,7 +154,7 @@ def create_workers(
         Worker(
             client,
             task_queue=queues.portal,
-            workflows=[ProvisionOrder, SimAccount],
+            workflows=[ProvisionOrder, SimAccount, ImportCallRecords],
             workflow_runner=WORKFLOW_RUNNER,
             activities=[mapping.map_order],
             interceptors=interceptors,
@@ -178,6 +190,14 @@ def create_workers(
             ],
             interceptors=interceptors,
         ),
+        Worker(
+            client,
+            task_queue=queues.sftp,
+            activities=[integrations.call_records.import_file],
+            activity_executor=executor,
+            max_concurrent_activities=SFTP_IMPORTS,
+            interceptors=interceptors,
+        ),
     ]
 
 
@@ -186,7 +206,9 @@ async def running_workers(
     client: Client, task_queue: str, integrations: Integrations
 ) -> AsyncIterator[list[Worker]]:
     """Run the workers in the background for the duration of the block (tests, the demo)."""
-    with ThreadPoolExecutor(SALESFORCE_THREADS, thread_name_prefix="salesforce") as executor:
+    with ThreadPoolExecutor(
+        SALESFORCE_THREADS + SFTP_IMPORTS, thread_name_prefix="activity"
+    ) as executor:
         async with AsyncExitStack() as stack:
             workers = create_workers(client, task_queue, integrations, executor)
             for worker in workers:

@@ -5,5 +5,6 @@ from temporalio.common import SearchAttributeKey
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 ACTIVATION_STATUS = SearchAttributeKey.for_keyword("ActivationStatus")
 SIM_ACCOUNT = SearchAttributeKey.for_keyword("SimAccount")
+RECORDS_MONTH = SearchAttributeKey.for_keyword("RecordsMonth")
 
-ALL = [ORDER_ID, ACTIVATION_STATUS, SIM_ACCOUNT]
+ALL = [ORDER_ID, ACTIVATION_STATUS, SIM_ACCOUNT, RECORDS_MONTH]

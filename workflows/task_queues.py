@@ -12,6 +12,7 @@ class TaskQueues(BaseModel):
     salesforce: str
     whmcs: str
     freebit: str
+    sftp: str
 
     @classmethod
     def for_base(cls, base: str) -> TaskQueues:
@@ -20,4 +21,5 @@ class TaskQueues(BaseModel):
             salesforce=f"{base}-salesforce",
             whmcs=f"{base}-whmcs",
             freebit=f"{base}-freebit",
+            sftp=f"{base}-sftp",
         )

@@ -10,6 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.import_call_records import ImportCallRecords
 from workflows.provision_order import ProvisionOrder
 from workflows.sim_account import SimAccount
 
@@ -19,6 +20,8 @@ REQUIRED = {
     "provision_order_failed_then_retried.json",
     "sim_account_two_operations.json",
     "sim_account_cancelled_operation.json",
+    "call_records_imported.json",
+    "call_records_waited_for_file.json",
 }
 
 
@@ -36,6 +39,7 @@ def test_required_histories_are_committed() -> None:
 )
 async def test_history_replays(history: WorkflowHistory) -> None:
     replayer = Replayer(
-        workflows=[ProvisionOrder, SimAccount], data_converter=pydantic_data_converter
+        workflows=[ProvisionOrder, SimAccount, ImportCallRecords],
+        data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

@@ -1,0 +1,45 @@
+"""Call-records activity: one detail file from SFTP into PostgreSQL (runs in a thread)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from integrations.call_records.format import RecordKind
+from integrations.call_records.loader import ImportedFile, import_month_file
+from integrations.config import DatabaseSettings, SftpSettings
+from integrations.errors import BusinessError
+
+
+class SftpNotConfiguredError(BusinessError):
+    def __init__(self) -> None:
+        super().__init__("ECONFIG", "SFTP is not configured on this worker (set SFTP_HOST ...)")
+
+
+class ImportFileRequest(BaseModel):
+    kind: RecordKind
+    month: str
+    """YYYYMM"""
+
+
+class CallRecordsActivities:
+    def __init__(self, sftp: SftpSettings | None, database: DatabaseSettings) -> None:
+        self._sftp = sftp
+        self._database = database
+
+    @activity.defn
+    def import_file(self, request: ImportFileRequest) -> ImportedFile:
+        """Download and load one file, heartbeating the bytes read; replaces its month.
+
+        A retried attempt (another worker, after a missed heartbeat) starts the file again:
+        the staging of a failed attempt was rolled back with its transaction.
+        """
+        if self._sftp is None:
+            raise SftpNotConfiguredError()
+        return import_month_file(
+            self._sftp,
+            self._database,
+            request.kind,
+            request.month,
+            lambda read, size: activity.heartbeat(read, size),
+        )

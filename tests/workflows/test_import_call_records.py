@@ -1,0 +1,174 @@
+"""`ImportCallRecords` on the time-skipping server, with the real worker, the SFTP emulator
+(real SSH) and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.call_records import CallRecordsActivities
+from emulators.sftp import SftpEmulator
+from integrations.call_records.format import RecordKind, file_name
+from integrations.config import DatabaseSettings
+from tests.conftest import SaveHistory
+from tests.support.polling import wait_until
+from workers.worker import Integrations, running_workers
+from workflows.import_call_records import ImportCallRecords
+from workflows.import_call_records_models import (
+    ImportCallRecordsInput,
+    ImportCallRecordsResult,
+    RecordsPolicy,
+    call_records_workflow_id,
+)
+
+MONTH = "202609"
+POLICY = RecordsPolicy(
+    check_interval=timedelta(hours=1), wait_deadline=timedelta(hours=5), import_attempts=3
+)
+
+Handle = WorkflowHandle[ImportCallRecords, ImportCallRecordsResult]
+
+
+@pytest.fixture
+async def worker(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    integrations: Integrations,
+    sftp: SftpEmulator,
+    database: DatabaseSettings,
+) -> AsyncIterator[None]:
+    with_sftp = dataclasses.replace(
+        integrations, call_records=CallRecordsActivities(sftp.settings(), database)
+    )
+    async with running_workers(env.client, task_queue, with_sftp):
+        yield
+
+
+async def _start(env: WorkflowEnvironment, task_queue: str) -> Handle:
+    return await env.client.start_workflow(
+        ImportCallRecords.run,
+        ImportCallRecordsInput(month=MONTH, policy=POLICY),
+        id=f"{call_records_workflow_id(MONTH)}-{uuid.uuid4().hex[:6]}",
+        task_queue=task_queue,
+    )
+
+
+def _count(database: DatabaseSettings, table: str) -> int:
+    with psycopg.connect(database.url) as connection:
+        query = f"SELECT count(*) FROM {table} WHERE month = %s"
+        row = connection.execute(query.encode(), (MONTH,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+@pytest.mark.usefixtures("worker")
+async def test_imports_both_files(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    sftp: SftpEmulator,
+    database: DatabaseSettings,
+    save_history: SaveHistory,
+) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=1200)
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=300)
+
+    handle = await _start(env, task_queue)
+    result = await handle.result()
+
+    assert [(f.file, f.rows) for f in result.files] == [
+        (file_name(RecordKind.TALK, MONTH), 1200),
+        (file_name(RecordKind.SMS, MONTH), 300),
+    ]
+    assert all(len(f.sha256) == 64 and f.size_bytes > 0 for f in result.files)
+    assert _count(database, "call_records_talk") == 1200
+    assert _count(database, "call_records_sms") == 300
+    await save_history(handle, "call_records_imported")
+
+    again = await (await _start(env, task_queue)).result()
+    assert [f.sha256 for f in again.files] == [f.sha256 for f in result.files]
+    assert _count(database, "call_records_talk") == 1200
+
+
+@pytest.mark.usefixtures("worker")
+async def test_waits_for_missing_file_then_imports_it(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    sftp: SftpEmulator,
+    database: DatabaseSettings,
+    save_history: SaveHistory,
+) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=10)
+    sms_file = file_name(RecordKind.SMS, MONTH)
+
+    handle = await _start(env, task_queue)
+
+    async def waiting() -> bool:
+        return (await handle.query(ImportCallRecords.status)).waiting_for == sms_file
+
+    await wait_until(waiting, f"the workflow waits for {sms_file}")
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=20)
+    result = await handle.result()
+
+    assert [f.rows for f in result.files] == [10, 20]
+    assert (await handle.query(ImportCallRecords.status)).checks >= 3
+    assert _count(database, "call_records_sms") == 20
+    await save_history(handle, "call_records_waited_for_file")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_gives_up_clearly_after_the_deadline(
+    env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator
+) -> None:
+    handle = await _start(env, task_queue)
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert "PASI_talk-detail-202609.csv is still not on the SFTP server after waiting" in str(
+        failure.value.cause
+    )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_malformed_line_fails_naming_file_and_line_and_keeps_month(
+    env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=40)
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=40)
+    await (await _start(env, task_queue)).result()
+    name = file_name(RecordKind.SMS, MONTH)
+    lines = (sftp.root / name).read_bytes().split(b"\r\n")
+    lines[12] = lines[12].replace(b",", b";", 1)
+    sftp.put_bytes(name, b"\r\n".join(lines))
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await (await _start(env, task_queue)).result()
+
+    assert f"import of {name} failed: {name} line 13: 5 fields, expected 6" in str(
+        failure.value.cause
+    )
+    assert _count(database, "call_records_sms") == 40
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.usefixtures("worker")
+async def test_disconnect_mid_file_is_retried_without_partial_month(
+    env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    sftp.put_generated(RecordKind.TALK, MONTH, rows=20_000, seed=7)
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=5)
+    sftp.faults.disconnect_after_bytes = 200_000
+    sftp.faults.disconnects = 2
+
+    result = await (await _start(env, task_queue)).result()
+
+    assert result.files[0].rows == 20_000
+    assert sftp.faults.disconnected == 2
+    assert _count(database, "call_records_talk") == 20_000
