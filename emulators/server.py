@@ -41,6 +41,14 @@ class EmulatorServer:
         host = "localhost" if self.scheme == "https" else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
+    def __enter__(self) -> EmulatorServer:
+        """Serve in a background thread for the duration of the `with` block."""
+        self.start_in_thread()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def start_in_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"emulator-{self.port}", daemon=True)
         self._thread.start()

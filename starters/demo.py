@@ -84,7 +84,7 @@ async def run_demo(work_dir: Path, *, once: bool, console: Console) -> bool:
     async with AsyncExitStack() as services:
         log_file = services.enter_context(log_path.open("w"))
         configure_logging(LoggingSettings(format=LogFormat.JSON), stream=log_file)
-        console.print("Starting PostgreSQL, Redis and the Salesforce and WHMCS emulators ...")
+        console.print("Starting PostgreSQL, Redis and the vendor emulators ...")
         server = services.enter_context(postgres_server_url(load(DatabaseSettings).url, work_dir))
         database = await services.enter_async_context(fresh_database(server, DEMO_DATABASE))
         redis = services.enter_context(redis_url(load(RedisSettings).url, work_dir))

@@ -101,14 +101,15 @@ def running_vendor_emulators(
     key_path.write_bytes(key_pair.private_key_pem)
     key_path.chmod(0o600)
     with ExitStack() as stack:
-        salesforce_server = EmulatorServer(
-            SalesforceEmulator().asgi_app(), port=salesforce_port, tls=tls
+        salesforce_server = stack.enter_context(
+            EmulatorServer(SalesforceEmulator().asgi_app(), port=salesforce_port, tls=tls)
         )
-        whmcs_server = EmulatorServer(WhmcsEmulator().asgi_app(), port=whmcs_port)
-        freebit_server = EmulatorServer(FreebitEmulator().asgi_app(), port=freebit_port)
-        for server in (salesforce_server, whmcs_server, freebit_server):
-            server.start_in_thread()
-            stack.callback(server.stop)
+        whmcs_server = stack.enter_context(
+            EmulatorServer(WhmcsEmulator().asgi_app(), port=whmcs_port)
+        )
+        freebit_server = stack.enter_context(
+            EmulatorServer(FreebitEmulator().asgi_app(), port=freebit_port)
+        )
         vendors = LocalVendors(
             salesforce=SalesforceEmulatorControl(salesforce_server.url, ca_path=tls.ca_path),
             whmcs=WhmcsEmulatorControl(whmcs_server.url),

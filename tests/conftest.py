@@ -125,6 +125,15 @@ def task_queue() -> str:
 
 
 @pytest.fixture
+async def dev_worker(
+    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+) -> AsyncIterator[None]:
+    """The worker on the dev server, for end-to-end tests."""
+    async with running_workers(dev_env.client, task_queue, integrations):
+        yield
+
+
+@pytest.fixture
 async def worker(
     env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
 ) -> AsyncIterator[None]:

@@ -16,7 +16,6 @@ from emulators.freebit.records import (
     RecordedRequest,
     SimAccountRecord,
 )
-from emulators.freebit.standalone import run_freebit_emulator
 
 __all__ = [
     "API_PREFIX",
@@ -31,5 +30,4 @@ __all__ = [
     "OperationRecord",
     "RecordedRequest",
     "SimAccountRecord",
-    "run_freebit_emulator",
 ]

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,8 +19,6 @@ from emulators.salesforce.oauth import JwtBearerIssuer, token_response
 from emulators.salesforce.query import DEFAULT_BATCH_SIZE, QueryEngine
 from emulators.salesforce.records import RecordStore
 from emulators.salesforce.rest import RestApi
-from emulators.server import EmulatorServer
-from emulators.tls import ensure_tls_files
 
 
 class SalesforceEmulator:
@@ -91,11 +87,3 @@ class SalesforceEmulator:
         return await serve_with_faults(
             self.core, "token", lambda: token_response(self.issuer, request)
         )
-
-
-async def run_salesforce_emulator(host: str, port: int, tls_dir: Path) -> None:
-    """Serve a fresh emulator over TLS until cancelled; clients trust `tls_dir`'s CA file."""
-    server = EmulatorServer(
-        SalesforceEmulator().asgi_app(), host=host, port=port, tls=ensure_tls_files(tls_dir)
-    )
-    await server.serve()

@@ -3,7 +3,6 @@
 from emulators.whmcs.app import API_PATH, DEFAULT_CREDENTIAL, WhmcsEmulator
 from emulators.whmcs.control import WhmcsEmulatorControl
 from emulators.whmcs.records import ApiCredential, NewClient, PayMethodFields
-from emulators.whmcs.standalone import run_whmcs_emulator
 
 __all__ = [
     "API_PATH",
@@ -13,5 +12,4 @@ __all__ = [
     "PayMethodFields",
     "WhmcsEmulator",
     "WhmcsEmulatorControl",
-    "run_whmcs_emulator",
 ]

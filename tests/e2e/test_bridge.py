@@ -165,14 +165,6 @@ def bridges(
     return Bridges(dev_env.client, task_queue, vendors)
 
 
-@pytest.fixture
-async def dev_worker(
-    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
-) -> AsyncIterator[None]:
-    async with running_workers(dev_env.client, task_queue, integrations):
-        yield
-
-
 async def unapproved_orders(
     vendors: LocalVendors, integrations: Integrations, count: int
 ) -> list[SampleOrder]:

@@ -4,7 +4,6 @@ tests replay: `pytest tests/e2e --record-histories`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from starters.local_vendors import LocalVendors
 from starters.provisioning import request_provisioning
 from starters.sample_orders import SampleOrderSpec, create_sample_order
 from tests.conftest import SaveHistory
-from workers.worker import Integrations, running_workers
+from workers.worker import Integrations
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import (
     ProvisionOrderResult,
@@ -27,14 +26,6 @@ from workflows.provision_order_models import (
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
 
 Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
-
-
-@pytest.fixture
-async def dev_worker(
-    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
-) -> AsyncIterator[None]:
-    async with running_workers(dev_env.client, task_queue, integrations):
-        yield
 
 
 pytestmark = pytest.mark.usefixtures("dev_worker")

@@ -51,12 +51,8 @@ INITIAL_QUOTA_MB = 10_240
 
 @pytest.fixture(scope="module")
 def emulator_url() -> Iterator[str]:
-    server = EmulatorServer(FreebitEmulator().asgi_app())
-    server.start_in_thread()
-    try:
+    with EmulatorServer(FreebitEmulator().asgi_app()) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

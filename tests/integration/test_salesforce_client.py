@@ -46,12 +46,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 @pytest.fixture(scope="module")
 def emulator_url(tls: TlsFiles) -> Iterator[str]:
-    server = EmulatorServer(SalesforceEmulator().asgi_app(), tls=tls)
-    server.start_in_thread()
-    try:
+    with EmulatorServer(SalesforceEmulator().asgi_app(), tls=tls) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

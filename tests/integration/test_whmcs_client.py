@@ -43,12 +43,8 @@ class Seed:
 
 @pytest.fixture(scope="module")
 def emulator_url() -> Iterator[str]:
-    server = EmulatorServer(WhmcsEmulator().asgi_app())
-    server.start_in_thread()
-    try:
+    with EmulatorServer(WhmcsEmulator().asgi_app()) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
