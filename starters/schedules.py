@@ -1,13 +1,17 @@
 """Temporal Schedules of this system, applied idempotently by `portalctl schedules apply`.
 
-`call-records-monthly`: on the 1st of each month, 06:00 Japan time, import the month two
-months back. The run itself waits (durable timer) until the files appear, up to
-RECORDS_WAIT_DEADLINE, so one run per month suffices; overlapping runs are skipped.
+`call-records-daily`: every day at 06:00 Japan time, `ScheduledCallRecordsImport` makes sure
+the month two months back is imported as `call-records-{YYYYMM}`: it starts that import
+unless it is running or has succeeded (a failed one is started again). The import itself
+waits (durable timer) for the files up to RECORDS_WAIT_DEADLINE.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from temporalio.client import (
     Client,
@@ -22,33 +26,45 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.config import RecordsSettings
+from integrations.health.status import Integration
+from starters.health_schedules import health_check_schedule, health_schedule_id
 from starters.records import records_policy
-from workflows.import_call_records import ImportCallRecords
-from workflows.import_call_records_models import ImportCallRecordsInput
+from workflows.import_call_records_models import ScheduledCallRecordsImportInput
+from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 
-CALL_RECORDS_SCHEDULE_ID = "call-records-monthly"
+CALL_RECORDS_SCHEDULE_ID = "call-records-daily"
+
+
+ScheduleDefinition = tuple[str, Schedule | None]
+"""A schedule id and its definition; None: a schedule that must not exist."""
+
+
+class ScheduleOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True)
 class AppliedSchedule:
     schedule_id: str
-    created: bool
+    outcome: ScheduleOutcome
 
 
 def call_records_schedule(task_queue: str, settings: RecordsSettings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            ImportCallRecords.run,
-            ImportCallRecordsInput(month=None, policy=records_policy(settings)),
-            id="call-records-scheduled",
+            ScheduledCallRecordsImport.run,
+            ScheduledCallRecordsImportInput(policy=records_policy(settings)),
+            id=CALL_RECORDS_SCHEDULE_ID,
             task_queue=task_queue,
         ),
         spec=ScheduleSpec(
             calendars=[
                 ScheduleCalendarSpec(
-                    day_of_month=[ScheduleRange(1)],
                     hour=[ScheduleRange(6)],
                     minute=[ScheduleRange(0)],
                     second=[ScheduleRange(0)],
@@ -60,19 +76,58 @@ def call_records_schedule(task_queue: str, settings: RecordsSettings) -> Schedul
     )
 
 
+def system_schedules(
+    task_queue: str, records: RecordsSettings, *, sftp_configured: bool
+) -> list[ScheduleDefinition]:
+    """Every schedule of this system; `health-sftp` must not exist without an SFTP host."""
+    health = [
+        (
+            health_schedule_id(integration),
+            health_check_schedule(task_queue, integration)
+            if integration is not Integration.SFTP or sftp_configured
+            else None,
+        )
+        for integration in Integration
+    ]
+    return [(CALL_RECORDS_SCHEDULE_ID, call_records_schedule(task_queue, records)), *health]
+
+
 async def apply_schedules(
-    client: Client, task_queue: str, settings: RecordsSettings
+    client: Client, schedules: Sequence[ScheduleDefinition]
 ) -> list[AppliedSchedule]:
-    """Create each schedule, or update it to the definition here when it exists."""
-    schedule = call_records_schedule(task_queue, settings)
+    """Create each schedule, or update it to its definition here when it exists (a paused
+    schedule stays paused); delete the ones defined as None. Applying twice changes nothing."""
+    applied = []
+    for schedule_id, schedule in schedules:
+        if schedule is not None:
+            applied.append(
+                AppliedSchedule(schedule_id, await _apply(client, schedule_id, schedule))
+            )
+        elif await _delete_if_present(client, schedule_id):
+            applied.append(AppliedSchedule(schedule_id, ScheduleOutcome.DELETED))
+    return applied
+
+
+async def _apply(client: Client, schedule_id: str, schedule: Schedule) -> ScheduleOutcome:
     try:
-        await client.create_schedule(CALL_RECORDS_SCHEDULE_ID, schedule)
-        return [AppliedSchedule(CALL_RECORDS_SCHEDULE_ID, created=True)]
+        await client.create_schedule(schedule_id, schedule)
+        return ScheduleOutcome.CREATED
     except ScheduleAlreadyRunningError:
         pass
 
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=schedule)
+    def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        state = current.description.schedule.state
+        return ScheduleUpdate(schedule=dataclasses.replace(schedule, state=state))
 
-    await client.get_schedule_handle(CALL_RECORDS_SCHEDULE_ID).update(replace)
-    return [AppliedSchedule(CALL_RECORDS_SCHEDULE_ID, created=False)]
+    await client.get_schedule_handle(schedule_id).update(replace)
+    return ScheduleOutcome.UPDATED
+
+
+async def _delete_if_present(client: Client, schedule_id: str) -> bool:
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         ImportCallRecordsResult,
         ImportCallRecordsStatus,
         RecordsPolicy,
-        months_back,
     )
     from workflows.search_attributes import RECORDS_MONTH
     from workflows.task_queues import TaskQueues
@@ -32,15 +31,13 @@ with workflow.unsafe.imports_passed_through():
 IMPORT_TIMEOUT = timedelta(hours=6)
 HEARTBEAT_TIMEOUT = timedelta(minutes=2)
 _MISSING = RemoteFileMissingError.__name__
-MONTHS_BEHIND = 2
-"""The MVNO publishes a month's records two months after it."""
 
 
 @workflow.defn
 class ImportCallRecords:
     @workflow.init
     def __init__(self, input: ImportCallRecordsInput) -> None:
-        self._month = input.month or months_back(workflow.info().start_time, MONTHS_BEHIND)
+        self._month = input.month
         self._status = ImportCallRecordsStatus(month=self._month)
         self._queues = TaskQueues.for_base(workflow.info().task_queue)
 

@@ -42,16 +42,14 @@ class RecordsPolicy(BaseModel):
 
 
 class ImportCallRecordsInput(BaseModel):
-    month: str | None = Field(
-        default=None, description="YYYYMM; None: two months before the start (the schedule)"
-    )
+    month: str = Field(description="YYYYMM")
     kinds: list[RecordKind] = Field(default_factory=lambda: [RecordKind.TALK, RecordKind.SMS])
     policy: RecordsPolicy = RecordsPolicy()
 
     @field_validator("month")
     @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_month(value)
+    def _month(cls, value: str) -> str:
+        return normalize_month(value)
 
 
 class ImportCallRecordsResult(BaseModel):
@@ -64,3 +62,21 @@ class ImportCallRecordsStatus(BaseModel):
     imported: list[ImportedFile] = Field(default_factory=list)
     waiting_for: str | None = None
     checks: int = 0
+
+
+MONTHS_BEHIND = 2
+"""The MVNO publishes a month's records two months after it."""
+
+
+class ScheduledCallRecordsImportInput(BaseModel):
+    months_behind: int = Field(
+        default=MONTHS_BEHIND, ge=0, description="import the month this many months back"
+    )
+    policy: RecordsPolicy = RecordsPolicy()
+
+
+class ScheduledCallRecordsImportResult(BaseModel):
+    month: str
+    workflow_id: str
+    started: bool
+    """False: that month's import is running or has succeeded already; nothing was started."""

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import psycopg
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.call_records import CallRecordsActivities
@@ -25,8 +26,12 @@ from workflows.import_call_records_models import (
     ImportCallRecordsInput,
     ImportCallRecordsResult,
     RecordsPolicy,
+    ScheduledCallRecordsImportInput,
+    ScheduledCallRecordsImportResult,
     call_records_workflow_id,
+    months_back,
 )
+from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 
 MONTH = "202609"
 POLICY = RecordsPolicy(
@@ -34,6 +39,7 @@ POLICY = RecordsPolicy(
 )
 
 Handle = WorkflowHandle[ImportCallRecords, ImportCallRecordsResult]
+Scheduled = WorkflowHandle[ScheduledCallRecordsImport, ScheduledCallRecordsImportResult]
 
 
 @pytest.fixture
@@ -60,10 +66,10 @@ async def _start(env: WorkflowEnvironment, task_queue: str) -> Handle:
     )
 
 
-def _count(database: DatabaseSettings, table: str) -> int:
+def _count(database: DatabaseSettings, table: str, month: str = MONTH) -> int:
     with psycopg.connect(database.url) as connection:
         query = f"SELECT count(*) FROM {table} WHERE month = %s"
-        row = connection.execute(query.encode(), (MONTH,)).fetchone()
+        row = connection.execute(query.encode(), (month,)).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -172,3 +178,92 @@ async def test_disconnect_mid_file_is_retried_without_partial_month(
     assert result.files[0].rows == 20_000
     assert sftp.faults.disconnected == 2
     assert _count(database, "call_records_talk") == 20_000
+
+
+async def _run_daily(env: WorkflowEnvironment, task_queue: str, months_behind: int) -> Scheduled:
+    """One run of what the `call-records-daily` schedule starts."""
+    return await env.client.start_workflow(
+        ScheduledCallRecordsImport.run,
+        ScheduledCallRecordsImportInput(months_behind=months_behind, policy=POLICY),
+        id=f"call-records-daily-{uuid.uuid4().hex[:6]}",
+        task_queue=task_queue,
+    )
+
+
+def _import_of(env: WorkflowEnvironment, daily: ScheduledCallRecordsImportResult) -> Handle:
+    return env.client.get_workflow_handle_for(ImportCallRecords.run, daily.workflow_id)
+
+
+@pytest.fixture
+def months_behind() -> int:
+    """A month far back that no other test imports (ids `call-records-YYYYMM` are global)."""
+    return random.SystemRandom().randrange(24, 1200)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_daily_runs_import_the_month_once(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    sftp: SftpEmulator,
+    database: DatabaseSettings,
+    months_behind: int,
+    save_history: SaveHistory,
+) -> None:
+    month = months_back(await env.get_current_time(), months_behind)
+    sftp.put_generated(RecordKind.TALK, month, rows=30)
+    sftp.put_generated(RecordKind.SMS, month, rows=20)
+
+    first = await _run_daily(env, task_queue, months_behind)
+    started = await first.result()
+    imported = await _import_of(env, started).result()
+    second = await _run_daily(env, task_queue, months_behind)
+    again = await second.result()
+
+    assert started == ScheduledCallRecordsImportResult(
+        month=month, workflow_id=f"call-records-{month}", started=True
+    )
+    assert [file.rows for file in imported.files] == [30, 20]
+    assert again.started is False
+    assert _count(database, "call_record_imports", month) == 2
+    await save_history(first, "call_records_daily_started")
+    await save_history(second, "call_records_daily_already_imported")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_daily_run_leaves_a_running_import_alone(
+    env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator, months_behind: int
+) -> None:
+    first = await (await _run_daily(env, task_queue, months_behind)).result()
+    running = _import_of(env, first)
+    with env.auto_time_skipping_disabled():  # keeps the import waiting for its files
+        second = await (await _run_daily(env, task_queue, months_behind)).result()
+        description = await running.describe()
+    await running.terminate("test over")
+
+    assert (first.started, second.started) == (True, False)
+    assert description.status == WorkflowExecutionStatus.RUNNING
+
+
+@pytest.mark.usefixtures("worker")
+async def test_daily_run_starts_a_failed_import_again(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    sftp: SftpEmulator,
+    database: DatabaseSettings,
+    months_behind: int,
+) -> None:
+    month = months_back(await env.get_current_time(), months_behind)
+    sftp.put_generated(RecordKind.TALK, month, rows=5)
+    sftp.put_bytes(file_name(RecordKind.SMS, month), b"not the header\r\n")
+    first = await (await _run_daily(env, task_queue, months_behind)).result()
+    with pytest.raises(WorkflowFailureError):
+        await _import_of(env, first).result()
+    sftp.put_generated(RecordKind.SMS, month, rows=5)
+
+    retry = await (await _run_daily(env, task_queue, months_behind)).result()
+    imported = await _import_of(env, retry).result()
+
+    assert (first.started, retry.started) == (True, True)
+    assert retry.workflow_id == first.workflow_id
+    assert [file.rows for file in imported.files] == [5, 5]
+    assert _count(database, "call_records_sms", month) == 5

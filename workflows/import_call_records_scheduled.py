@@ -1,0 +1,49 @@
+"""`ScheduledCallRecordsImport`: what the daily `call-records-daily` schedule runs.
+
+It makes sure the month `months_behind` back is imported exactly once: it starts
+`ImportCallRecords` as the child `call-records-{YYYYMM}` (abandoned, so the import outlives
+this short run) unless that id already has a run in progress or one that succeeded. A failed
+import (file never arrived, malformed file) may be started again, so the daily runs retry a
+month until it has succeeded, and are no-ops after that.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.import_call_records import ImportCallRecords
+    from workflows.import_call_records_models import (
+        ImportCallRecordsInput,
+        ScheduledCallRecordsImportInput,
+        ScheduledCallRecordsImportResult,
+        call_records_workflow_id,
+        months_back,
+    )
+
+
+@workflow.defn
+class ScheduledCallRecordsImport:
+    @workflow.run
+    async def run(self, input: ScheduledCallRecordsImportInput) -> ScheduledCallRecordsImportResult:
+        month = months_back(workflow.info().start_time, input.months_behind)
+        workflow_id = call_records_workflow_id(month)
+        try:
+            await workflow.start_child_workflow(
+                ImportCallRecords.run,
+                ImportCallRecordsInput(month=month, policy=input.policy),
+                id=workflow_id,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info(
+                "Call records import running or succeeded already", extra={"month": month}
+            )
+            return ScheduledCallRecordsImportResult(
+                month=month, workflow_id=workflow_id, started=False
+            )
+        return ScheduledCallRecordsImportResult(month=month, workflow_id=workflow_id, started=True)
