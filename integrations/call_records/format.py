@@ -2,12 +2,15 @@
 
 Files are CSV in CP932 (Windows Shift_JIS), CRLF line endings, one header row of Japanese
 column titles, then one record per line. Times are Japan time (JST, no offset written).
-The emulator writes these files with `write_row`/`header_line`, the loader reads them with
-`RecordParser`; docs/call-records-format.md describes the same layout for people.
+The emulator writes these files with `header`, the loader reads them with `RecordParser`
+(every rule, exact errors) and each column's `pattern` (a stricter regular expression the
+loader's fast path matches whole lines with; see copy_rows.py); docs/call-records-format.md
+describes the same layout for people.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +21,14 @@ from typing import Any
 ENCODING = "cp932"
 JST = timezone(timedelta(hours=9), "JST")
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
-_PHONE = re.compile(r"\d{10,11}")
-_COUNTERPART = re.compile(r"\+?\d{3,15}")
+JST_OFFSET = "+09"
+INTEGER_MAX = 2**31 - 1
+"""The database columns are INTEGER."""
+_PHONE = r"[0-9]{10,11}"
+_COUNTERPART = r"\+?[0-9]{3,15}"
+_DIGITS = re.compile(r"[0-9]+")
+_TEXT = r"(?:[^\s\x00,\"\\]|[^\s\x00,\"\\][^\x00,\"\\\t\r\n]*[^\s\x00,\"\\])?"
+"""Text the fast path passes to COPY as it is: nothing to strip, quote or escape."""
 
 
 class RecordKind(StrEnum):
@@ -44,23 +53,31 @@ class MalformedRecordError(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """One CSV column: its title in the file, its database column, and its parser."""
+    """One CSV column: its title in the file, its database column, its parser (every rule),
+    and for the fast path: `pattern(month)`, a regular expression matching a subset of what
+    `parse` accepts, and `to_copy`, turning a matched field into its COPY text (None: as is).
+    """
 
     title: str
     name: str
     parse: Callable[[str], Any]
+    pattern: Callable[[str], str]
+    to_copy: Callable[[str], str] | None = None
 
 
-def _phone(value: str) -> str:
-    if not _PHONE.fullmatch(value):
-        raise ValueError(f"not a phone number: {value!r}")
-    return value
+def _matching(pattern: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def parse(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"not {what}: {value!r}")
+        return value
+
+    return parse
 
 
-def _counterpart(value: str) -> str:
-    if not _COUNTERPART.fullmatch(value):
-        raise ValueError(f"not a counterpart number: {value!r}")
-    return value
+def _any_month(pattern: str) -> Callable[[str], str]:
+    return lambda month: pattern
 
 
 def _timestamp(value: str) -> datetime:
@@ -70,10 +87,24 @@ def _timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("/", "-")).replace(tzinfo=JST)
 
 
+def _timestamp_pattern(month: str) -> str:
+    """`YYYY/MM/DD HH:MM:SS` of a valid day and time in `month` (YYYYMM)."""
+    year, number = int(month[:4]), int(month[4:])
+    last = calendar.monthrange(year, number)[1]
+    days = "|".join(f"{day:02d}" for day in range(1, last + 1))
+    return rf"{month[:4]}/{month[4:]}/(?:{days}) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+
+
+def _timestamp_to_copy(value: str) -> str:
+    return value.replace("/", "-") + JST_OFFSET
+
+
 def _non_negative(value: str) -> int:
+    if not _DIGITS.fullmatch(value):
+        raise ValueError(f"not a non-negative whole number: {value!r}")
     number = int(value)
-    if number < 0:
-        raise ValueError(f"negative: {value!r}")
+    if number > INTEGER_MAX:
+        raise ValueError(f"larger than {INTEGER_MAX}: {value!r}")
     return number
 
 
@@ -88,28 +119,64 @@ def _choice(mapping: dict[str, str]) -> Callable[[str], str]:
 
 
 def _text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
     return value
 
 
 TALK_DIRECTIONS = {"発信": "outgoing", "着信": "incoming"}
 SMS_DIRECTIONS = {"送信": "outgoing", "受信": "incoming"}
 
+_NUMBER = r"[0-9]{1,9}"
+"""Fast path: up to 9 digits always fits INTEGER."""
+
+
+def _account(title: str) -> Column:
+    return Column(title, "account", _matching(_PHONE, "a phone number"), _any_month(_PHONE))
+
+
+def _time(title: str, name: str) -> Column:
+    return Column(title, name, _timestamp, _timestamp_pattern, _timestamp_to_copy)
+
+
+def _counterpart(title: str) -> Column:
+    return Column(
+        title,
+        "counterpart",
+        _matching(_COUNTERPART, "a counterpart number"),
+        _any_month(_COUNTERPART),
+    )
+
+
+def _number(title: str, name: str) -> Column:
+    return Column(title, name, _non_negative, _any_month(_NUMBER))
+
+
+def _direction(title: str, mapping: dict[str, str]) -> Column:
+    alternatives = _any_month("|".join(map(re.escape, mapping)))
+    return Column(title, "direction", _choice(mapping), alternatives, mapping.__getitem__)
+
+
+def _free_text(title: str, name: str) -> Column:
+    return Column(title, name, _text, _any_month(_TEXT))
+
+
 TALK_COLUMNS: tuple[Column, ...] = (
-    Column("電話番号", "account", _phone),
-    Column("通話開始日時", "started_at", _timestamp),
-    Column("相手先番号", "counterpart", _counterpart),
-    Column("通話時間(秒)", "duration_seconds", _non_negative),
-    Column("発着信区分", "direction", _choice(TALK_DIRECTIONS)),
-    Column("通話種別", "call_type", _text),
-    Column("料金(円)", "charge_yen", _non_negative),
+    _account("電話番号"),
+    _time("通話開始日時", "started_at"),
+    _counterpart("相手先番号"),
+    _number("通話時間(秒)", "duration_seconds"),
+    _direction("発着信区分", TALK_DIRECTIONS),
+    _free_text("通話種別", "call_type"),
+    _number("料金(円)", "charge_yen"),
 )
 SMS_COLUMNS: tuple[Column, ...] = (
-    Column("電話番号", "account", _phone),
-    Column("送受信日時", "sent_at", _timestamp),
-    Column("相手先番号", "counterpart", _counterpart),
-    Column("送受信区分", "direction", _choice(SMS_DIRECTIONS)),
-    Column("SMS種別", "sms_type", _text),
-    Column("料金(円)", "charge_yen", _non_negative),
+    _account("電話番号"),
+    _time("送受信日時", "sent_at"),
+    _counterpart("相手先番号"),
+    _direction("送受信区分", SMS_DIRECTIONS),
+    _free_text("SMS種別", "sms_type"),
+    _number("料金(円)", "charge_yen"),
 )
 COLUMNS: dict[RecordKind, tuple[Column, ...]] = {
     RecordKind.TALK: TALK_COLUMNS,

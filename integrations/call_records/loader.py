@@ -1,19 +1,19 @@
 """Streams one detail file from SFTP into PostgreSQL and swaps its month in atomically.
 
-The bytes flow remote file -> sha256 -> line-by-line CP932 decode -> CSV -> `RecordParser`
--> COPY into a temporary staging table, so memory stays flat whatever the file size. In
-the same transaction the month is then deleted from the real table, refilled from staging,
-and an import row is recorded: readers see the old month until the commit and the new one
-after it; any error (malformed line, dropped connection) rolls everything back.
+The bytes flow remote file (prefetched reads) -> sha256 -> blocks of whole lines -> CP932
+decode and check (copy_rows.py) -> COPY into a new staging table, a block at a time, so
+memory stays flat whatever the file size. In the same transaction the staging table gets
+its index (built in bulk), replaces the month's partition (DETACH and DROP the old one,
+ATTACH the new one) and an import row is recorded: readers see the old month until the
+commit and the new one after it; any error (malformed line, dropped connection) rolls
+everything back. Imports of the same kind and month wait for each other (advisory lock).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import paramiko
@@ -21,21 +21,24 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
+from integrations.call_records.copy_rows import CopyRows
 from integrations.call_records.format import (
-    ENCODING,
     TABLES,
+    TIME_COLUMN,
     MalformedRecordError,
     RecordKind,
-    RecordParser,
     column_names,
     file_name,
 )
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.errors import BusinessError, TransientError
+from integrations.secrets.provider import CredentialSource
 from integrations.sftp import connect
 
 PROGRESS_EVERY_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024
+"""A longer line is malformed (and would otherwise have to be held in memory whole)."""
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read, file size) every few MiB, and at the end."""
@@ -58,46 +61,54 @@ class MalformedFileError(BusinessError):
         super().__init__("EMALFORMED", str(error))
 
 
-class _HashingReader(io.RawIOBase):
-    """Reads the remote file, hashing and counting, reporting progress, typing errors."""
+class _RemoteChunks:
+    """The remote file in chunks, hashed and counted, reporting progress, typing errors."""
 
     def __init__(self, remote: BinaryIO, host: str, size: int, progress: Progress) -> None:
         self._remote = remote
         self._host = host
         self._size = size
         self._progress = progress
-        self._next_report = PROGRESS_EVERY_BYTES
         self.hash = hashlib.sha256()
         self.bytes_read = 0
 
-    def readable(self) -> bool:
-        return True
+    def __iter__(self) -> Iterator[bytes]:
+        next_report = PROGRESS_EVERY_BYTES
+        while chunk := self._read():
+            self.hash.update(chunk)
+            self.bytes_read += len(chunk)
+            if self.bytes_read >= next_report:
+                self._progress(self.bytes_read, self._size)
+                next_report = self.bytes_read + PROGRESS_EVERY_BYTES
+            yield chunk
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def _read(self) -> bytes:
         try:
-            data = self._remote.read(len(buffer))
+            return self._remote.read(READ_CHUNK)
         except (OSError, EOFError, paramiko.SSHException) as error:
             raise TransientError(
                 "ESFTP",
                 f"SFTP {self._host}: read failed after {self.bytes_read} bytes: "
                 f"{type(error).__name__}: {error}",
             ) from error
-        size = len(data)
-        buffer[:size] = data
-        self.hash.update(data)
-        self.bytes_read += size
-        if self.bytes_read >= self._next_report:
-            self._progress(self.bytes_read, self._size)
-            self._next_report = self.bytes_read + PROGRESS_EVERY_BYTES
-        return size
 
 
-def _decoded_lines(raw: Iterator[bytes], file: str) -> Iterator[str]:
-    for number, line in enumerate(raw, start=1):
-        try:
-            yield line.decode(ENCODING)
-        except UnicodeDecodeError as error:
-            raise MalformedRecordError(file, number, f"not valid {ENCODING}: {error}") from None
+def _line_blocks(chunks: Iterable[bytes], file: str) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, whole lines) from chunks cut anywhere; a last line without
+    its line end gets one. CP932 never uses the byte 0x0A inside a character."""
+    number = 1
+    rest = b""
+    for chunk in chunks:
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > MAX_LINE_BYTES:
+            raise MalformedRecordError(file, number, f"longer than {MAX_LINE_BYTES} bytes")
+        if cut > 0:
+            yield number, data[:cut]
+            number += data.count(b"\n", 0, cut)
+        rest = data[cut:]
+    if rest:
+        yield number, rest + b"\n"
 
 
 def _copy_rows(
@@ -105,26 +116,76 @@ def _copy_rows(
     staging: sql.Identifier,
     kind: RecordKind,
     month: str,
-    lines: Iterator[str],
+    chunks: Iterable[bytes],
     file: str,
 ) -> int:
-    parser = RecordParser(kind, file, month)
+    translator = CopyRows(kind, file, month)
     columns = sql.SQL(", ").join(map(sql.Identifier, ["month", *column_names(kind)]))
-    reader = csv.reader(lines, strict=True)
     rows = 0
-    with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
-        try:
-            for fields in reader:
-                if reader.line_num == 1:
-                    parser.check_header(1, fields)
-                    continue
-                copy.write_row((month, *parser.parse(reader.line_num, fields)))
-                rows += 1
-        except csv.Error as error:
-            raise MalformedRecordError(file, reader.line_num, f"CSV: {error}") from None
-    if reader.line_num == 0:
+    header_checked = False
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FREEZE)").format(staging, columns)
+    with cursor.copy(statement) as copy:
+        for first_line, lines in _line_blocks(chunks, file):
+            if not header_checked:
+                header_end = lines.index(b"\n") + 1
+                translator.check_header(lines[:header_end])
+                header_checked = True
+                lines, first_line = lines[header_end:], first_line + 1
+            text, count = translator.rows(lines, first_line)
+            copy.write(text)
+            rows += count
+    if not header_checked:
         raise MalformedRecordError(file, 1, "empty file, expected a header row")
     return rows
+
+
+class _MonthPartition:
+    """The partition `<table>_<YYYYMM>` of one kind and month, and its replacement."""
+
+    def __init__(self, kind: RecordKind, month: str) -> None:
+        self._kind = kind
+        self._month = month
+        self._table = sql.Identifier(TABLES[kind])
+        self._name = f"{TABLES[kind]}_{month}"
+        self.staging = sql.Identifier(f"{self._name}_staging")
+
+    def create_staging(self, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
+        """Wait for any other import of this month, then create the empty staging table; its
+        CHECK lets ATTACH skip scanning it."""
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._name,))
+        cursor.execute(
+            sql.SQL(
+                "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS,"
+                " CHECK (month = {}))"
+            ).format(self.staging, self._table, sql.Literal(self._month))
+        )
+
+    def swap_in(self, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
+        """Index the staging table, then make it the month's partition in the old one's place."""
+        columns = sql.SQL(", ").join(
+            map(sql.Identifier, ["account", "month", TIME_COLUMN[self._kind]])
+        )
+        index = f"{self._name}_account_month"
+        staging_index = sql.Identifier(f"{index}_staging")
+        cursor.execute(
+            sql.SQL("CREATE INDEX {} ON {} ({})").format(staging_index, self.staging, columns)
+        )
+        current = sql.Identifier(self._name)
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (self._name,))
+        if (row := cursor.fetchone()) and row[0]:
+            cursor.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(self._table, current)
+            )
+            cursor.execute(sql.SQL("DROP TABLE {}").format(current))
+        cursor.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self.staging, current))
+        cursor.execute(
+            sql.SQL("ALTER INDEX {} RENAME TO {}").format(staging_index, sql.Identifier(index))
+        )
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                self._table, current, sql.Literal(self._month)
+            )
+        )
 
 
 def import_month_file(
@@ -133,6 +194,7 @@ def import_month_file(
     kind: RecordKind,
     month: str,
     progress: Progress = lambda read, size: None,
+    private_key: CredentialSource | None = None,
 ) -> ImportedFile:
     """Replace `month` (YYYYMM) of `kind` with the SFTP file's records; return what was read.
 
@@ -141,21 +203,15 @@ def import_month_file(
     """
     started = time.monotonic()
     name = file_name(kind, month)
-    table = sql.Identifier(TABLES[kind])
-    staging = sql.Identifier(f"staging_{TABLES[kind]}")
-    with connect(sftp) as session:
+    partition = _MonthPartition(kind, month)
+    with connect(sftp, private_key) as session:
         size = session.size(name)
         with psycopg.connect(database.url) as connection, connection.cursor() as cursor:
+            partition.create_staging(cursor)
             with session.open(name, size) as remote:
-                reader = _HashingReader(remote, sftp.host, size, progress)
-                raw = io.BufferedReader(reader, READ_CHUNK)
-                cursor.execute(
-                    sql.SQL(
-                        "CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
-                    ).format(staging, table)
-                )
+                reader = _RemoteChunks(remote, sftp.host, size, progress)
                 try:
-                    rows = _copy_rows(cursor, staging, kind, month, _decoded_lines(raw, name), name)
+                    rows = _copy_rows(cursor, partition.staging, kind, month, reader, name)
                 except MalformedRecordError as error:
                     raise MalformedFileError(error) from None
             if reader.bytes_read != size:
@@ -163,6 +219,7 @@ def import_month_file(
                     "ESFTP", f"{name}: read {reader.bytes_read} of {size} bytes; file changed?"
                 )
             progress(reader.bytes_read, size)
+            partition.swap_in(cursor)
             imported = ImportedFile(
                 kind=kind,
                 month=month,
@@ -172,8 +229,6 @@ def import_month_file(
                 rows=rows,
                 duration_seconds=round(time.monotonic() - started, 3),
             )
-            cursor.execute(sql.SQL("DELETE FROM {} WHERE month = %s").format(table), (month,))
-            cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, staging))
             cursor.execute(
                 "INSERT INTO call_record_imports"
                 " (kind, month, file, size_bytes, sha256, rows, duration_seconds)"

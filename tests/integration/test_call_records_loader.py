@@ -86,6 +86,22 @@ def test_malformed_line_names_file_and_line_and_changes_nothing(
     assert _count(database, "call_record_imports") == 1
 
 
+def test_bad_line_far_into_a_large_file_is_named_exactly(
+    sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    name = sftp.put_generated(RecordKind.SMS, MONTH, rows=40_000, seed=6).name
+    import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
+    lines = (sftp.root / name).read_bytes().split(b"\r\n")
+    lines[30_000] = lines[30_000].replace("受信".encode("cp932"), b"\x81\xff", 1)
+    lines[30_000] = lines[30_000].replace("送信".encode("cp932"), b"\x81\xff", 1)
+    sftp.put_bytes(name, b"\r\n".join(lines))
+
+    with pytest.raises(MalformedFileError, match=rf"{name} line 30001: not valid cp932"):
+        import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
+
+    assert _count(database, "call_records_sms") == 40_000
+
+
 def test_missing_file_is_its_own_error(sftp: SftpEmulator, database: DatabaseSettings) -> None:
     with pytest.raises(RemoteFileMissingError, match=r"PASI_sms-detail-202609\.csv"):
         import_month_file(sftp.settings(), database, RecordKind.SMS, MONTH)
