@@ -1,0 +1,134 @@
+"""First start: the credentials in the seed settings become each kind's version 1.
+
+Afterwards the store wins: the settings' values are read only for a kind that has no active
+version yet, so a rotated credential is never replaced by an outdated environment. Start-up
+also decrypts every active version once, so a wrong master key stops the process at once
+with one line instead of failing the first vendor call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+
+from integrations.config import (
+    ConfigurationError,
+    DatabaseSettings,
+    FreebitSettings,
+    SalesforceSettings,
+    SecretsSettings,
+    SftpSettings,
+    WhmcsSettings,
+)
+from integrations.database import apply_migrations
+from integrations.secrets.kinds import CredentialKind
+from integrations.secrets.material import (
+    WhmcsApiKey,
+    rsa_key_fingerprint,
+    ssh_fingerprint,
+    ssh_public_line,
+)
+from integrations.secrets.provider import StoredCredentials
+from integrations.secrets.store import SecretStore, SecretStoreError
+
+
+@dataclass(frozen=True)
+class _Initial:
+    setting: str
+    value: bytes
+    fingerprint: str | None = None
+    public_material: str | None = None
+
+
+@dataclass(frozen=True)
+class SeedCredentials:
+    """The settings that hold each kind's first credential (None: not configured here)."""
+
+    salesforce: SalesforceSettings | None = None
+    whmcs: WhmcsSettings | None = None
+    freebit: FreebitSettings | None = None
+    sftp: SftpSettings | None = None
+
+    def readers(self) -> dict[CredentialKind, Callable[[], _Initial]]:
+        readers: dict[CredentialKind, Callable[[], _Initial]] = {}
+        if self.salesforce is not None:
+            readers[CredentialKind.SALESFORCE_JWT] = _salesforce(self.salesforce)
+        if self.whmcs is not None:
+            readers[CredentialKind.WHMCS_API] = _whmcs(self.whmcs)
+        if self.freebit is not None:
+            readers[CredentialKind.FREEBIT_OEM] = _freebit(self.freebit)
+        if self.sftp is not None:
+            readers[CredentialKind.SFTP_SSH] = _sftp(self.sftp)
+        return readers
+
+
+async def open_credentials(
+    database: DatabaseSettings, secrets: SecretsSettings, seeds: SeedCredentials
+) -> StoredCredentials:
+    """The store, migrated and bootstrapped, behind one cached source per kind."""
+    async with await AsyncConnection.connect(database.url) as connection:
+        await apply_migrations(connection)
+    store = SecretStore.from_settings(database, secrets)
+    await asyncio.to_thread(bootstrap_secrets, store, seeds)
+    return StoredCredentials(store, secrets.refresh_interval.total_seconds())
+
+
+def bootstrap_secrets(store: SecretStore, seeds: SeedCredentials) -> list[CredentialKind]:
+    """Store the seed credentials of the kinds without an active version; check the others
+    decrypt. Returns the kinds bootstrapped now; ConfigurationError names a bad setting."""
+    bootstrapped = []
+    for kind, read in seeds.readers().items():
+        try:
+            if store.active_version(kind) is None:
+                initial = read()
+                added = store.add_initial(
+                    kind,
+                    initial.value,
+                    origin=f"bootstrap from {initial.setting}",
+                    fingerprint=initial.fingerprint,
+                    public_material=initial.public_material,
+                )
+                bootstrapped += [kind] if added else []
+            store.active_credential(kind)
+        except (SecretStoreError, ValueError, OSError) as error:
+            reason = error.message if isinstance(error, SecretStoreError) else str(error)
+            raise ConfigurationError(f"configuration error: secret store: {reason}") from None
+    return bootstrapped
+
+
+def _salesforce(settings: SalesforceSettings) -> Callable[[], _Initial]:
+    def read() -> _Initial:
+        pem = settings.private_key_pem()
+        setting = "SF_PRIVATE_KEY_BASE64" if settings.private_key_base64 else "SF_PRIVATE_KEY_PATH"
+        return _Initial(setting, pem, fingerprint=rsa_key_fingerprint(pem))
+
+    return read
+
+
+def _whmcs(settings: WhmcsSettings) -> Callable[[], _Initial]:
+    def read() -> _Initial:
+        key = WhmcsApiKey(identifier=settings.api_identifier, secret=settings.api_secret)
+        return _Initial("WHMCS_API_IDENTIFIER/WHMCS_API_SECRET", key.to_bytes())
+
+    return read
+
+
+def _freebit(settings: FreebitSettings) -> Callable[[], _Initial]:
+    def read() -> _Initial:
+        return _Initial("FREEBIT_OEM_KEY", settings.oem_key.get_secret_value().encode())
+
+    return read
+
+
+def _sftp(settings: SftpSettings) -> Callable[[], _Initial]:
+    def read() -> _Initial:
+        value = settings.private_key_path.read_bytes()
+        line = ssh_public_line(value, f"{settings.username}@portal-workflows v1")
+        return _Initial(
+            "SFTP_PRIVATE_KEY_PATH", value, fingerprint=ssh_fingerprint(line), public_material=line
+        )
+
+    return read
