@@ -9,6 +9,7 @@ from integrations.call_records.format import RecordKind
 from integrations.call_records.loader import ImportedFile, import_month_file
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.errors import BusinessError
+from integrations.secrets.provider import CredentialSource
 
 
 class SftpNotConfiguredError(BusinessError):
@@ -23,9 +24,16 @@ class ImportFileRequest(BaseModel):
 
 
 class CallRecordsActivities:
-    def __init__(self, sftp: SftpSettings | None, database: DatabaseSettings) -> None:
+    def __init__(
+        self,
+        sftp: SftpSettings | None,
+        database: DatabaseSettings,
+        private_key: CredentialSource | None = None,
+    ) -> None:
+        """`private_key`: the secret store's sftp-ssh version; None: SFTP_PRIVATE_KEY_PATH."""
         self._sftp = sftp
         self._database = database
+        self._private_key = private_key
 
     @activity.defn
     def import_file(self, request: ImportFileRequest) -> ImportedFile:
@@ -42,4 +50,5 @@ class CallRecordsActivities:
             request.kind,
             request.month,
             lambda read, size: activity.heartbeat(read, size),
+            self._private_key,
         )

@@ -15,6 +15,8 @@ import paramiko
 
 from integrations.config import SftpSettings
 from integrations.errors import AuthenticationError, BusinessError, TransientError
+from integrations.secrets.material import ssh_private_key
+from integrations.secrets.provider import CredentialSource
 
 
 class RemoteFileMissingError(BusinessError):
@@ -72,8 +74,14 @@ class SftpSession:
 
 
 @contextmanager
-def connect(settings: SftpSettings) -> Iterator[SftpSession]:
+def connect(
+    settings: SftpSettings, private_key: CredentialSource | None = None
+) -> Iterator[SftpSession]:
+    """`private_key`: e.g. the secret store's active version; default: SFTP_PRIVATE_KEY_PATH."""
     host = f"{settings.host}:{settings.port}"
+    pkey = _client_key(
+        settings, private_key or CredentialSource(settings.private_key_path.read_bytes)
+    )
     client = paramiko.SSHClient()
     try:
         client.load_host_keys(str(settings.known_hosts_path))
@@ -88,7 +96,7 @@ def connect(settings: SftpSettings) -> Iterator[SftpSession]:
             settings.host,
             port=settings.port,
             username=settings.username,
-            key_filename=str(settings.private_key_path),
+            pkey=pkey,
             look_for_keys=False,
             allow_agent=False,
             timeout=timeout,
@@ -126,3 +134,12 @@ def connect(settings: SftpSettings) -> Iterator[SftpSession]:
         yield SftpSession(settings, sftp)
     finally:
         client.close()
+
+
+def _client_key(settings: SftpSettings, private_key: CredentialSource) -> paramiko.PKey:
+    try:
+        return ssh_private_key(private_key.current().value)
+    except (OSError, ValueError) as error:
+        raise AuthenticationError(
+            "EAUTH", f"SFTP private key of user {settings.username} unusable: {error}"
+        ) from None

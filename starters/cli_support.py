@@ -13,14 +13,19 @@ from temporalio.client import Client
 
 from integrations.config import (
     ConfigurationError,
+    DatabaseSettings,
     LoggingSettings,
+    PayloadEncryptionSettings,
     PlatformEventSettings,
     SalesforceSettings,
+    SecretsSettings,
     TemporalSettings,
     load,
 )
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
+from integrations.secrets.bootstrap import SeedCredentials, open_credentials
+from integrations.secrets.kinds import CredentialKind
 from integrations.temporal import connect
 from starters.bridge import EventBridge, opened_bridge
 from starters.event_intake import IntakeOutcome
@@ -45,9 +50,9 @@ def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
 
 
 async def temporal_client() -> tuple[Client, TemporalSettings]:
-    settings = load(TemporalSettings)
+    settings, encryption = load(TemporalSettings), load(PayloadEncryptionSettings)
     try:
-        return await connect(settings), settings
+        return await connect(settings, encryption), settings
     except RuntimeError as error:
         raise fail(
             f"cannot reach Temporal at {settings.address} (TEMPORAL_ADDRESS): {error}"
@@ -61,8 +66,12 @@ async def configured_bridge(
     redis_url: str | None,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
 ) -> AsyncIterator[EventBridge]:
-    """A bridge built from the environment's settings, positioned where it should resume."""
+    """A bridge built from the environment's settings, positioned where it should resume;
+    its JWT key comes from the secret store (so a rotated key is picked up)."""
     salesforce, policy = load(SalesforceSettings), load(ProvisioningSettings)
+    credentials = await open_credentials(
+        load(DatabaseSettings), load(SecretsSettings), SeedCredentials(salesforce=salesforce)
+    )
     client, temporal = await temporal_client()
     async with opened_bridge(
         client,
@@ -72,6 +81,7 @@ async def configured_bridge(
         events=events,
         redis_url=redis_url,
         on_event=on_event,
+        private_key=credentials[CredentialKind.SALESFORCE_JWT],
     ) as bridge:
         await bridge.resume_position(events)
         yield bridge

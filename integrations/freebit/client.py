@@ -23,7 +23,7 @@ import httpx
 import structlog
 
 from integrations.config import FreebitSettings
-from integrations.errors import IntegrationError, TransientError
+from integrations.errors import AuthenticationError, IntegrationError, TransientError
 from integrations.freebit import wire
 from integrations.freebit.errors import AuthKeyRejectedError, FreebitError
 from integrations.freebit.models import (
@@ -39,6 +39,7 @@ from integrations.freebit.models import (
 )
 from integrations.freebit.paths import FreebitOperation, operation_url
 from integrations.freebit.token_cache import FreebitTokenCache
+from integrations.secrets.provider import CredentialSource
 
 log = structlog.get_logger(__name__)
 
@@ -49,9 +50,17 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class FreebitClient:
-    def __init__(self, settings: FreebitSettings, token_cache: FreebitTokenCache) -> None:
+    def __init__(
+        self,
+        settings: FreebitSettings,
+        token_cache: FreebitTokenCache,
+        *,
+        oem_key: CredentialSource | None = None,
+    ) -> None:
+        """`oem_key`: e.g. the secret store's active version; default: FREEBIT_OEM_KEY."""
         self._settings = settings
         self._token_cache = token_cache
+        self._oem_key = oem_key or CredentialSource(settings.oem_key.get_secret_value().encode)
         self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
 
     async def aclose(self) -> None:
@@ -98,8 +107,11 @@ class FreebitClient:
         await self._call(FreebitOperation.CANCEL, wire.cancel_body(cancellation))
 
     async def verify_credentials(self, oem_key: str | None = None) -> None:
-        """Authenticate afresh, bypassing the cache, with `oem_key` or the configured key."""
-        await self._authenticate(oem_key)
+        """Authenticate afresh, bypassing the cache, with `oem_key` or the active key."""
+        if oem_key is None:
+            await self._authenticate()
+        else:
+            await self._authenticate_with(oem_key)
 
     async def _call(self, operation: FreebitOperation, body: Json) -> Json:
         started = time.monotonic()
@@ -123,9 +135,21 @@ class FreebitClient:
         renewed = await self._token_cache.auth_key(self._authenticate)
         return await self._post(operation, {**body, "authKey": renewed})
 
-    async def _authenticate(self, oem_key: str | None = None) -> str:
-        key = oem_key if oem_key is not None else self._settings.oem_key.get_secret_value()
-        body = await self._post(FreebitOperation.AUTH, wire.auth_body(self._settings.oem_id, key))
+    async def _authenticate(self) -> str:
+        """With the active OEM key; once more with a newer one if the store has one by now."""
+        key = await self._oem_key.current_async()
+        try:
+            return await self._authenticate_with(key.text())
+        except AuthenticationError:
+            newer = await self._oem_key.after_rejection_async(key)
+            if newer is None:
+                raise
+            return await self._authenticate_with(newer.text())
+
+    async def _authenticate_with(self, oem_key: str) -> str:
+        body = await self._post(
+            FreebitOperation.AUTH, wire.auth_body(self._settings.oem_id, oem_key)
+        )
         return _decoded(FreebitOperation.AUTH, wire.auth_key_from, body)
 
     async def _post(self, operation: FreebitOperation, payload: Json) -> Json:

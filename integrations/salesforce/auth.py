@@ -9,7 +9,6 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,14 +17,17 @@ import structlog
 
 from integrations.config import SalesforceSettings
 from integrations.errors import AuthenticationError, IntegrationError, TransientError
+from integrations.secrets.provider import CredentialSource
+from integrations.secrets.store import Credential
 
 log = structlog.get_logger(__name__)
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME_SECONDS = 180
 
-PrivateKeySource = Callable[[], bytes]
-"""Returns the PEM private key of the connected app's certificate (a secret store plugs in)."""
+PrivateKeySource = CredentialSource
+"""The PEM private key of the connected app's certificate: the secret store's active version,
+or SF_PRIVATE_KEY_PATH / SF_PRIVATE_KEY_BASE64 without a store."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class SalesforceAuth:
         self, settings: SalesforceSettings, *, private_key: PrivateKeySource | None = None
     ) -> None:
         self._settings = settings
-        self._private_key = private_key or settings.private_key_pem
+        self._private_key = private_key or CredentialSource(settings.private_key_pem)
         self._http = httpx.Client(
             verify=tls_verification(settings), timeout=settings.timeout / 1000
         )
@@ -64,8 +66,19 @@ class SalesforceAuth:
         self._http.close()
 
     def _login(self) -> SalesforceToken:
+        """With the current key; once more with a newer one if the store has one by now."""
+        key = self._private_key.current()
+        try:
+            return self._login_with(key)
+        except AuthenticationError:
+            newer = self._private_key.after_rejection(key)
+            if newer is None:
+                raise
+            return self._login_with(newer)
+
+    def _login_with(self, key: Credential) -> SalesforceToken:
         url = f"{self._settings.login_url.rstrip('/')}/services/oauth2/token"
-        form = {"grant_type": JWT_BEARER_GRANT, "assertion": self._assertion()}
+        form = {"grant_type": JWT_BEARER_GRANT, "assertion": self._assertion(key.value)}
         try:
             response = self._http.post(url, data=form)
         except httpx.TimeoutException:
@@ -82,7 +95,7 @@ class SalesforceAuth:
         log.info("salesforce login succeeded", instance_url=body["instance_url"])
         return SalesforceToken(access_token=body["access_token"], instance_url=body["instance_url"])
 
-    def _assertion(self) -> str:
+    def _assertion(self, private_key_pem: bytes) -> str:
         claims = {
             "iss": self._settings.client_id,
             "sub": self._settings.username,
@@ -90,7 +103,7 @@ class SalesforceAuth:
             "exp": int(time.time()) + ASSERTION_LIFETIME_SECONDS,
         }
         try:
-            return jwt.encode(claims, self._private_key(), algorithm="RS256")
+            return jwt.encode(claims, private_key_pem, algorithm="RS256")
         except (ValueError, jwt.PyJWTError):
             raise AuthenticationError("AUTH", "the private key is not a usable RSA key") from None
 

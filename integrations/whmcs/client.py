@@ -21,6 +21,9 @@ from integrations.errors import (
     IntegrationError,
     TransientError,
 )
+from integrations.secrets.material import WhmcsApiKey
+from integrations.secrets.provider import CredentialSource
+from integrations.secrets.store import Credential
 from integrations.whmcs.models import (
     AddOrderRequest,
     AddOrderResult,
@@ -45,8 +48,15 @@ class OrderNotPendingError(BusinessError):
 
 
 class WhmcsClient:
-    def __init__(self, settings: WhmcsSettings) -> None:
+    def __init__(
+        self, settings: WhmcsSettings, *, credentials: CredentialSource | None = None
+    ) -> None:
+        """`credentials`: the identifier/secret (`WhmcsApiKey` bytes) to send, e.g. the secret
+        store's active version; default: WHMCS_API_IDENTIFIER / WHMCS_API_SECRET."""
         self._settings = settings
+        self._credentials = credentials or CredentialSource(
+            WhmcsApiKey(identifier=settings.api_identifier, secret=settings.api_secret).to_bytes
+        )
         self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
 
     async def aclose(self) -> None:
@@ -131,9 +141,22 @@ class WhmcsClient:
         return body
 
     async def _post(self, action: str, params: dict[str, str]) -> Json:
+        """With the current credential; once more with a newer one if it was rejected and the
+        store has one by now (a refused request was not carried out, so this is safe)."""
+        credential = await self._credentials.current_async()
+        try:
+            return await self._post_with(credential, action, params)
+        except AuthenticationError:
+            newer = await self._credentials.after_rejection_async(credential)
+            if newer is None:
+                raise
+            return await self._post_with(newer, action, params)
+
+    async def _post_with(self, credential: Credential, action: str, params: dict[str, str]) -> Json:
+        key = WhmcsApiKey.from_bytes(credential.value)
         form = {
-            "identifier": self._settings.api_identifier.get_secret_value(),
-            "secret": self._settings.api_secret.get_secret_value(),
+            "identifier": key.identifier.get_secret_value(),
+            "secret": key.secret.get_secret_value(),
             "action": action,
             "responsetype": "json",
             **params,
