@@ -22,6 +22,8 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from integrations.metrics import FREEBIT_TOKEN_CACHE
+
 log = structlog.get_logger(__name__)
 
 TOKEN_KEY = "freebit:auth:token"
@@ -38,7 +40,8 @@ Authenticate = Callable[[], Awaitable[str]]
 
 
 class FreebitTokenCache:
-    """`hits` counts authKeys served from a cache, `misses` the authentications it caused."""
+    """`hits` counts authKeys served from a cache, `misses` the authentications it caused
+    (also counted in `portal_freebit_token_cache_total` for /metrics)."""
 
     def __init__(
         self,
@@ -126,18 +129,21 @@ class FreebitTokenCache:
         if cached is None:
             return None
         self.hits += 1
+        FREEBIT_TOKEN_CACHE.labels(result="hit").inc()
         return cached.decode() if isinstance(cached, bytes) else str(cached)
 
     async def _local_auth_key(self, authenticate: Authenticate) -> str:
         async with self._local_lock:
             if self._local_key is not None and time.monotonic() < self._local_key_expires_at:
                 self.hits += 1
+                FREEBIT_TOKEN_CACHE.labels(result="hit").inc()
                 return self._local_key
             return await self._authenticate(authenticate)
 
     async def _authenticate(self, authenticate: Authenticate) -> str:
         """Authenticate and keep the key in this process too, for when Redis goes away."""
         self.misses += 1
+        FREEBIT_TOKEN_CACHE.labels(result="miss").inc()
         auth_key = await authenticate()
         self._local_key = auth_key
         self._local_key_expires_at = time.monotonic() + self._ttl.total_seconds()

@@ -1,0 +1,45 @@
+"""Measures every activity for `/metrics`: its duration by integration and operation, and
+its failures by error code. The integration is the vendor whose task queue the activity
+runs on (`portal` for the base queue's database work); the operation is the activity type.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from temporalio import activity, worker
+
+from integrations.errors import IntegrationError
+from integrations.metrics import ERRORS, REQUEST_SECONDS
+from workflows.task_queues import TaskQueues
+
+BASE_QUEUE = "portal"
+_VENDOR_QUEUES = [name for name in TaskQueues.model_fields if name != BASE_QUEUE]
+
+
+def integration_of(task_queue: str) -> str:
+    return next((name for name in _VENDOR_QUEUES if task_queue.endswith(f"-{name}")), BASE_QUEUE)
+
+
+class _MeasuredActivity(worker.ActivityInboundInterceptor):
+    async def execute_activity(self, input: worker.ExecuteActivityInput) -> Any:
+        info = activity.info()
+        integration = integration_of(info.task_queue)
+        started = time.monotonic()
+        try:
+            return await self.next.execute_activity(input)
+        except Exception as error:
+            code = error.code if isinstance(error, IntegrationError) else type(error).__name__
+            ERRORS.labels(integration, code).inc()
+            raise
+        finally:
+            elapsed = time.monotonic() - started
+            REQUEST_SECONDS.labels(integration, info.activity_type).observe(elapsed)
+
+
+class ActivityMetricsInterceptor(worker.Interceptor):
+    def intercept_activity(
+        self, next: worker.ActivityInboundInterceptor
+    ) -> worker.ActivityInboundInterceptor:
+        return _MeasuredActivity(next)

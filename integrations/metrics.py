@@ -1,0 +1,125 @@
+"""Prometheus metrics of this service, exposed at `GET /metrics` by the worker and the bridge.
+
+- `portal_integration_request_seconds{integration, operation}` and
+  `portal_integration_errors_total{integration, code}`: every activity, by its task queue's
+  integration and its activity type (activities/metrics.py measures them).
+- `portal_freebit_token_cache_total{result="hit"|"miss"}`: the shared authKey cache.
+- From the latest scheduled health checks (PostgreSQL, so every process shows the same):
+  `portal_integration_health_status{integration}` (0 ok, 1 warning, 2 critical, 3 down),
+  `portal_integration_health_latency_seconds{integration}`,
+  `portal_integration_health_checked_timestamp_seconds{integration}` and
+  `portal_salesforce_api_usage{kind="used"|"limit"}` (from `Sforce-Limit-Info`).
+- The Temporal SDK's own metrics (`temporal_*`), which its runtime exports on a loopback
+  port (`temporal_metrics_runtime`) and `/metrics` passes on.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+
+import httpx
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from integrations.health.status import Integration
+from integrations.health.store import StoredHealth
+
+LOOPBACK = "127.0.0.1"
+SCRAPE_TIMEOUT_SECONDS = 2.0
+
+REQUEST_SECONDS = Histogram(
+    "portal_integration_request_seconds",
+    "Duration of calls to an integration (one activity), by operation.",
+    ["integration", "operation"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
+ERRORS = Counter(
+    "portal_integration_errors",
+    "Failed calls to an integration, by error code (429, 503, ETIMEOUT, AUTH, ...).",
+    ["integration", "code"],
+)
+FREEBIT_TOKEN_CACHE = Counter(
+    "portal_freebit_token_cache",
+    "Freebit authKey lookups: served from a cache (hit) or by a new authentication (miss).",
+    ["result"],
+)
+
+
+def process_exposition() -> bytes:
+    """This process's own metrics (and Python's process and GC collectors)."""
+    return generate_latest(REGISTRY)
+
+
+def health_exposition(stored: Mapping[Integration, StoredHealth]) -> bytes:
+    registry = CollectorRegistry()
+    status = Gauge(
+        "portal_integration_health_status",
+        "Latest scheduled health check: 0 ok, 1 warning, 2 critical, 3 down.",
+        ["integration"],
+        registry=registry,
+    )
+    latency = Gauge(
+        "portal_integration_health_latency_seconds",
+        "Response time of the latest scheduled health check.",
+        ["integration"],
+        registry=registry,
+    )
+    checked = Gauge(
+        "portal_integration_health_checked_timestamp_seconds",
+        "When the latest scheduled health check ran (Unix time).",
+        ["integration"],
+        registry=registry,
+    )
+    api_usage = Gauge(
+        "portal_salesforce_api_usage",
+        "Salesforce daily API requests (Sforce-Limit-Info at the latest health check).",
+        ["kind"],
+        registry=registry,
+    )
+    for integration, entry in stored.items():
+        result = entry.result
+        status.labels(integration.value).set(result.status.level)
+        latency.labels(integration.value).set(result.latency_ms / 1000)
+        checked.labels(integration.value).set(result.checked_at.timestamp())
+        if result.api_usage is not None:
+            api_usage.labels("used").set(result.api_usage.used)
+            api_usage.labels("limit").set(result.api_usage.limit)
+    return generate_latest(registry)
+
+
+def temporal_metrics_runtime(port: int) -> Runtime:
+    """A Temporal runtime exporting the SDK's metrics in Prometheus format on loopback `port`.
+
+    Clients (and their workers) created with it report there; make it the default with
+    `Runtime.set_default` before the first client is created.
+    """
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{LOOPBACK}:{port}",
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+            )
+        )
+    )
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def temporal_exposition(http: httpx.AsyncClient, port: int) -> bytes:
+    """The SDK's metrics from its exporter; empty when it does not answer."""
+    try:
+        response = await http.get(
+            f"http://{LOOPBACK}:{port}/metrics", timeout=SCRAPE_TIMEOUT_SECONDS
+        )
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return b""
+    return response.content
