@@ -17,7 +17,8 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from integrations.config import TemporalSettings
+from integrations.config import PayloadEncryptionSettings, TemporalSettings
+from integrations.payload_codec import data_converter
 
 
 def _tls_config(settings: TemporalSettings) -> TLSConfig | bool:
@@ -32,13 +33,16 @@ def _tls_config(settings: TemporalSettings) -> TLSConfig | bool:
     return TLSConfig(client_cert=cert, client_private_key=key, server_root_ca_cert=ca)
 
 
-async def connect(settings: TemporalSettings) -> Client:
+async def connect(
+    settings: TemporalSettings, encryption: PayloadEncryptionSettings | None = None
+) -> Client:
+    """A client whose payloads are pydantic JSON, encrypted when `encryption` has keys."""
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         tls=_tls_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(encryption) if encryption else pydantic_data_converter,
     )
 
 
