@@ -7,6 +7,8 @@ restarted emulator and its clients keep agreeing.
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def ensure_tls_files(directory: Path) -> TlsFiles:
         return files
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="portal-workflows emulators")
-    server_cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    server_cert = ca.issue_cert("localhost", "127.0.0.1", "::1", *_own_host_name())
     ca.cert_pem.write_to_path(str(files.ca_path))
     server_cert.private_key_pem.write_to_path(str(files.key_path))
     with files.cert_chain_path.open("wb") as chain:
@@ -38,3 +40,9 @@ def ensure_tls_files(directory: Path) -> TlsFiles:
             chain.write(blob.bytes())
     files.key_path.chmod(0o600)
     return files
+
+
+def _own_host_name() -> list[str]:
+    """In docker-compose the clients reach the emulators by the container's host name."""
+    name = socket.gethostname().lower()
+    return [name] if re.fullmatch(r"[a-z0-9.-]+", name) and name != "localhost" else []
