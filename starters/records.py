@@ -1,4 +1,5 @@
-"""Starting `ImportCallRecords`: the workflow id, the policy from RECORDS_* settings."""
+"""Starting and following `ImportCallRecords`: the workflow id, the policy from RECORDS_*
+settings, the download progress of the file being imported."""
 
 from __future__ import annotations
 
@@ -20,6 +21,21 @@ def records_policy(settings: RecordsSettings) -> RecordsPolicy:
     return RecordsPolicy(
         check_interval=settings.check_interval, wait_deadline=settings.wait_deadline
     )
+
+
+async def download_progress(
+    client: Client, handle: WorkflowHandle[ImportCallRecords, ImportCallRecordsResult]
+) -> tuple[int, int] | None:
+    """(bytes read, file size) of the file being imported, from its activity's last
+    heartbeat; None when no download has reported yet."""
+    description = await handle.describe()
+    for pending in description.raw_description.pending_activities:
+        if pending.heartbeat_details.payloads:
+            read, size = await client.data_converter.decode(
+                pending.heartbeat_details.payloads, [int, int]
+            )
+            return read, size
+    return None
 
 
 async def start_import(

@@ -1,4 +1,4 @@
-"""`portalctl records ...` and `portalctl schedules ...`: call and SMS detail imports."""
+"""`portalctl records ...`: call and SMS detail imports."""
 
 from __future__ import annotations
 
@@ -6,19 +6,46 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+from temporalio.client import WorkflowFailureError
 
 from integrations.config import RecordsSettings, load
 from starters.cli_support import fail, run, temporal_client
-from starters.records import start_import
-from starters.schedules import apply_schedules
+from starters.records import download_progress, start_import
 from workflows.import_call_records import ImportCallRecords
-from workflows.import_call_records_models import ImportCallRecordsResult, normalize_month
+from workflows.import_call_records_models import (
+    ImportCallRecordsResult,
+    ImportCallRecordsStatus,
+    call_records_workflow_id,
+    normalize_month,
+)
 
 records_app = typer.Typer(help="Monthly call and SMS detail records.", no_args_is_help=True)
-schedules_app = typer.Typer(help="Temporal Schedules of this system.", no_args_is_help=True)
 
 POLL_SECONDS = 1.0
+
+
+class _ImportDisplay:
+    """One line: the files imported so far or the one waited for, and a bar for the file
+    being downloaded (a new bar per file)."""
+
+    def __init__(self, progress: Progress, workflow_id: str) -> None:
+        self._progress = progress
+        self._workflow_id = workflow_id
+        self._task = progress.add_task(f"{workflow_id}: starting", total=None)
+
+    def show(self, status: ImportCallRecordsStatus, download: tuple[int, int] | None) -> None:
+        done = ", ".join(f"{f.file} {f.rows} rows" for f in status.imported)
+        waiting = f" waiting for {status.waiting_for}" if status.waiting_for else ""
+        description = f"{self._workflow_id}: {done or 'importing'}{waiting}"
+        if download is None:
+            if self._progress.tasks[self._task].total is not None:
+                self._progress.remove_task(self._task)
+                self._task = self._progress.add_task(description, total=None)
+            self._progress.update(self._task, description=description)
+            return
+        read, size = download
+        self._progress.update(self._task, description=description, completed=read, total=size)
 
 
 @records_app.command("import")
@@ -36,32 +63,21 @@ def import_month(
         client, temporal = await temporal_client()
         handle = await start_import(client, temporal.task_queue, month, settings)
         result = asyncio.ensure_future(handle.result())
-        with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
-            task = progress.add_task(f"{handle.id}: starting")
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+        with Progress(*columns) as progress:
+            display = _ImportDisplay(progress, handle.id)
             while not result.done():
                 status = await handle.query(ImportCallRecords.status)
-                done = ", ".join(f"{f.file} {f.rows} rows" for f in status.imported)
-                waiting = f" waiting for {status.waiting_for}" if status.waiting_for else ""
-                progress.update(task, description=f"{handle.id}: {done or 'importing'}{waiting}")
+                display.show(status, await download_progress(client, handle))
                 await asyncio.wait([result], timeout=POLL_SECONDS)
         return await result
 
-    outcome = run(start_and_follow())
+    try:
+        outcome = run(start_and_follow())
+    except WorkflowFailureError as error:
+        raise fail(f"{call_records_workflow_id(month)} failed: {error.cause}") from None
     for imported in outcome.files:
         typer.echo(
             f"{imported.file}: {imported.rows} rows, {imported.size_bytes} bytes, "
             f"sha256 {imported.sha256}, {imported.duration_seconds} s"
         )
-
-
-@schedules_app.command("apply")
-def apply() -> None:
-    """Create or update the schedules (idempotent)."""
-
-    async def apply_all() -> None:
-        settings = load(RecordsSettings)
-        client, temporal = await temporal_client()
-        for applied in await apply_schedules(client, temporal.task_queue, settings):
-            typer.echo(f"{applied.schedule_id}: {'created' if applied.created else 'updated'}")
-
-    run(apply_all())

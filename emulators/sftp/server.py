@@ -48,15 +48,16 @@ class SftpFaults:
 
 
 class _SshServer(paramiko.ServerInterface):
-    def __init__(self, authorized_key: paramiko.PKey) -> None:
-        self._authorized = authorized_key
+    def __init__(self, authorized_keys: set[str]) -> None:
+        """`authorized_keys`: the base64 key blobs accepted, read at each login."""
+        self._authorized = authorized_keys
         self.transport: paramiko.Transport | None = None
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if username == USERNAME and key.get_base64() == self._authorized.get_base64():
+        if username == USERNAME and key.get_base64() in self._authorized:
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
 
@@ -140,7 +141,9 @@ class SftpEmulator:
         self.faults = SftpFaults()
         self.host_key = paramiko.RSAKey.generate(KEY_BITS)
         client_key = paramiko.RSAKey.generate(KEY_BITS)
-        self._authorized = paramiko.RSAKey(data=client_key.asbytes())
+        self._client_key_base64 = client_key.get_base64()
+        self.authorized_keys = {self._client_key_base64}
+        """The authorized_keys list (key blobs): `authorize` / `revoke` change it."""
         self.private_key_path = work_dir / "sftp-client.key"
         client_key.write_private_key_file(str(self.private_key_path))
         self.private_key_path.chmod(0o600)
@@ -169,6 +172,28 @@ class SftpEmulator:
             timeout=timeout,
         )
 
+    def authorize(self, public_key_line: str) -> None:
+        """Accept the key of an authorized_keys line (`ssh-ed25519 AAAA... comment`)."""
+        self.authorized_keys.add(public_key_line.split()[1])
+
+    def revoke(self, public_key_line: str) -> None:
+        self.authorized_keys.discard(public_key_line.split()[1])
+
+    def client_public_key_line(self) -> str:
+        """The authorized_keys line of the key written to `private_key_path`."""
+        return f"ssh-rsa {self._client_key_base64} {USERNAME}@emulator"
+
+    def environment(self) -> dict[str, str]:
+        """The SFTP_* settings that point the worker at this emulator."""
+        settings = self.settings()
+        return {
+            "SFTP_HOST": settings.host,
+            "SFTP_PORT": str(settings.port),
+            "SFTP_USERNAME": settings.username,
+            "SFTP_PRIVATE_KEY_PATH": str(settings.private_key_path),
+            "SFTP_KNOWN_HOSTS_PATH": str(settings.known_hosts_path),
+        }
+
     def put_generated(self, kind: RecordKind, month: str, rows: int, seed: int = 0) -> Path:
         path = self.root / file_name(kind, month)
         temporary = path.with_suffix(".part")
@@ -186,6 +211,7 @@ class SftpEmulator:
 
     def reset(self) -> None:
         self.faults = SftpFaults()
+        self.authorized_keys = {self._client_key_base64}
         self.write_known_hosts(self.host_key)
         for entry in self.root.iterdir():
             entry.unlink()
@@ -221,7 +247,7 @@ class SftpEmulator:
     def _start_session(self, connection: socket.socket) -> None:
         transport = paramiko.Transport(connection)
         transport.add_server_key(self.host_key)
-        server = _SshServer(self._authorized)
+        server = _SshServer(self.authorized_keys)
         server.transport = transport
         transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _SftpInterface, self)
         self._transports = [known for known in self._transports if known.is_active()]
