@@ -14,8 +14,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -68,6 +76,90 @@ class TemporalSettings(_Settings):
     tls_client_cert_path: Path | None = None
     tls_client_key_path: Path | None = None
     tls_server_ca_path: Path | None = None
+
+
+AES_KEY_SIZES = (16, 24, 32)
+
+
+def _encryption_keys(value: Any) -> Any:
+    """`id:base64,id:base64` -> {id: key bytes}; key values are never echoed in errors."""
+    if not isinstance(value, str):
+        return value
+    keys: dict[str, SecretBytes] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        key_id, separator, encoded = entry.partition(":")
+        if not separator or not key_id.strip():
+            raise ValueError("each entry must be KEY_ID:BASE64_KEY")
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except ValueError:
+            raise ValueError(f"key {key_id.strip()!r} is not valid base64") from None
+        if len(key) not in AES_KEY_SIZES:
+            raise ValueError(f"key {key_id.strip()!r} must be 16, 24 or 32 bytes, not {len(key)}")
+        keys[key_id.strip()] = SecretBytes(key)
+    return keys
+
+
+class PayloadEncryptionSettings(_Settings):
+    """AES-GCM encryption of workflow payloads (TEMPORAL_PAYLOAD_ENCRYPTION_*), off by default.
+
+    KEYS holds every key that may still be needed to decrypt history, as
+    `KEY_ID:BASE64_KEY,...`; new payloads are encrypted with the key named by KEY_ID. KEYS
+    without KEY_ID decrypts only (encryption being turned off).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TEMPORAL_PAYLOAD_ENCRYPTION_")
+
+    key_id: str | None = None
+    keys: Annotated[dict[str, SecretBytes], NoDecode, BeforeValidator(_encryption_keys)] = {}
+
+    @model_validator(mode="after")
+    def _current_key_is_known(self) -> PayloadEncryptionSettings:
+        if self.key_id is not None and self.key_id not in self.keys:
+            raise ValueError(
+                f"TEMPORAL_PAYLOAD_ENCRYPTION_KEY_ID {self.key_id!r} is not one of "
+                "TEMPORAL_PAYLOAD_ENCRYPTION_KEYS"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys)
+
+
+class CodecServerSettings(_Settings):
+    """`portalctl codec-server`: decodes payloads for the Temporal UI (CODEC_SERVER_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="CODEC_SERVER_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8888, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:8233", "http://localhost:8080"],
+        description="Temporal UI origins allowed to call the codec server (comma-separated)",
+    )
+    authorization: SecretStr | None = Field(
+        default=None, description="required Authorization header value; unset: no check"
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+
+class TaskQueueRateLimitSettings(_Settings):
+    """Activities per second, across all workers, on each vendor's task queue (unset: none)."""
+
+    salesforce: float | None = Field(
+        default=None, gt=0, validation_alias="SF_RATE_LIMIT_PER_SECOND"
+    )
+    whmcs: float | None = Field(default=None, gt=0, validation_alias="WHMCS_RATE_LIMIT_PER_SECOND")
+    freebit: float | None = Field(
+        default=None, gt=0, validation_alias="FREEBIT_RATE_LIMIT_PER_SECOND"
+    )
 
 
 class DatabaseSettings(_Settings):
@@ -172,7 +264,7 @@ class SftpSettings(_Settings):
     timeout: Duration = Field(default=timedelta(seconds=30), description="connect/read timeout")
     remote_dir: str = Field(default=".", description="directory holding the detail files")
     prefetch_requests: int = Field(
-        default=32, ge=1, description="concurrent read requests while downloading"
+        default=256, ge=1, description="concurrent 32 KiB read requests while downloading"
     )
 
 
@@ -186,6 +278,58 @@ class RecordsSettings(_Settings):
     )
     wait_deadline: Duration = Field(
         default=timedelta(days=20), description="give up when a file is still missing after this"
+    )
+
+
+class SecretsSettings(_Settings):
+    """The secret store's master key (SECRETS_*): AES-256-GCM, the base64 of 32 bytes.
+
+    Versions are encrypted under `master_key` and record `master_key_id`; the keys in
+    `retired_master_keys` (`KEY_ID:BASE64_KEY,...`) still decrypt versions written under
+    them, so the master key itself can be replaced.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SECRETS_")
+
+    master_key: SecretStr
+    master_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    retired_master_keys: Annotated[
+        dict[str, SecretBytes], NoDecode, BeforeValidator(_encryption_keys)
+    ] = {}
+    refresh_interval: Duration = Field(
+        default=timedelta(seconds=30),
+        description="how long a client reuses the active credential before re-reading it",
+    )
+
+    @field_validator("master_key")
+    @classmethod
+    def _32_bytes_of_base64(cls, value: SecretStr) -> SecretStr:
+        try:
+            key = base64.b64decode(value.get_secret_value(), validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError(
+                "must be the base64 of 32 random bytes (python3 -c 'import os, base64; "
+                "print(base64.b64encode(os.urandom(32)).decode())')"
+            )
+        return value
+
+    def master_keys(self) -> dict[str, bytes]:
+        """Key id -> key; the current key wins over a retired one with the same id."""
+        keys = {key_id: key.get_secret_value() for key_id, key in self.retired_master_keys.items()}
+        keys[self.master_key_id] = base64.b64decode(self.master_key.get_secret_value())
+        return keys
+
+
+class OpsSettings(_Settings):
+    """The worker's and the bridge's /health and /metrics endpoint; a port of 0 turns it off."""
+
+    host: str = Field(default="0.0.0.0", validation_alias="OPS_HTTP_HOST")
+    worker_port: int = Field(default=9000, ge=0, le=65535, validation_alias="WORKER_HTTP_PORT")
+    bridge_port: int = Field(default=9001, ge=0, le=65535, validation_alias="BRIDGE_HTTP_PORT")
+    portal_environment: str = Field(
+        default="development", validation_alias="PORTAL_ENVIRONMENT", description="in /health"
     )
 
 
@@ -217,4 +361,5 @@ def _describe(settings_class: type[BaseSettings], error: ValidationError) -> str
     if first["type"] == "missing":
         return f"configuration error: {setting} is required"
     shown = "" if "Secret" in str(field.annotation) else f" (got {first.get('input')!r})"
-    return f"configuration error: {setting}: {first['msg']}{shown}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"configuration error: {setting}: {message}{shown}"

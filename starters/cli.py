@@ -11,15 +11,22 @@ import typer
 from rich.console import Console
 
 from integrations.config import (
+    DatabaseSettings,
     PlatformEventSettings,
     RedisSettings,
     load,
 )
 from starters.cli_support import configured_bridge, run, temporal_client
+from starters.codec_server import codec_server
 from starters.demo import prepare_work_dir, run_demo
+from starters.health_cli import health
+from starters.local_sftp import records_month_option, running_sftp_emulator
 from starters.local_vendors import running_vendor_emulators
+from starters.ops_http import OpsEndpoint
 from starters.order_cli import order_app
-from starters.records_cli import records_app, schedules_app
+from starters.records_cli import records_app
+from starters.rotate_cli import rotate_app
+from starters.schedules_cli import schedules_app
 from starters.sim_cli import sim_app
 from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
 
@@ -32,6 +39,9 @@ app.add_typer(order_app, name="order")
 app.add_typer(sim_app, name="sim")
 app.add_typer(records_app, name="records")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(rotate_app, name="rotate")
+app.command("codec-server")(codec_server)
+app.command("health")(health)
 
 
 @app.command()
@@ -40,8 +50,12 @@ def worker() -> None:
 
     async def run_worker() -> None:
         settings = IntegrationSettings.from_environment()
+        ops = OpsEndpoint.for_worker()
         client, temporal = await temporal_client()
-        async with open_integrations(settings) as integrations:
+        async with (
+            open_integrations(settings) as integrations,
+            ops.serving(client, settings.database, settings.redis.url),
+        ):
             await run_until_cancelled(client, temporal.task_queue, integrations)
 
     run(run_worker())
@@ -57,7 +71,12 @@ def bridge() -> None:
             typer.echo("SF_EVENTS_ENABLED is not true: the bridge has nothing to do.")
             return
         redis = load(RedisSettings)
-        async with configured_bridge(events, redis_url=redis.url) as event_bridge:
+        ops = OpsEndpoint.for_bridge()
+        client, _ = await temporal_client()
+        async with (
+            ops.serving(client, load(DatabaseSettings), redis.url),
+            configured_bridge(events, redis_url=redis.url) as event_bridge,
+        ):
             await event_bridge.run()
 
     run(run_bridge())
@@ -65,25 +84,44 @@ def bridge() -> None:
 
 @app.command()
 def emulators(
+    host: Annotated[
+        str, typer.Option(help="bind address (0.0.0.0 to serve other containers)")
+    ] = "127.0.0.1",
     salesforce_port: Annotated[int, typer.Option(help="Salesforce emulator (TLS) port")] = 8443,
     whmcs_port: Annotated[int, typer.Option(help="WHMCS emulator port")] = 8081,
     freebit_port: Annotated[int, typer.Option(help="Freebit emulator port")] = 8082,
+    sftp_port: Annotated[int, typer.Option(help="SFTP emulator port (loopback only)")] = 2222,
+    records_month: Annotated[
+        str | None,
+        typer.Option(
+            help="month (YYYY-MM) of the call and SMS files the SFTP emulator serves "
+            "[default: two months back]",
+            callback=records_month_option,
+        ),
+    ] = None,
+    records_rows: Annotated[int, typer.Option(help="records per generated file")] = 1000,
     work_dir: Annotated[
-        Path, typer.Option(help="where the TLS CA and the JWT key are written")
+        Path, typer.Option(help="where the TLS CA, the JWT key and the SFTP files are written")
     ] = Path(".emulators"),
 ) -> None:
-    """Run the Salesforce, WHMCS and Freebit emulators standalone (until Ctrl-C).
+    """Run the Salesforce, WHMCS, Freebit and SFTP emulators standalone (until Ctrl-C).
 
     Prints the settings that point the worker and the bridge at them.
     """
     work_dir.mkdir(exist_ok=True)
-    with running_vendor_emulators(
-        work_dir.resolve(),
-        salesforce_port=salesforce_port,
-        whmcs_port=whmcs_port,
-        freebit_port=freebit_port,
-    ) as vendors:
-        for name, value in vendors.environment().items():
+    with (
+        running_vendor_emulators(
+            work_dir.resolve(),
+            host=host,
+            salesforce_port=salesforce_port,
+            whmcs_port=whmcs_port,
+            freebit_port=freebit_port,
+        ) as vendors,
+        running_sftp_emulator(
+            work_dir.resolve() / "sftp", sftp_port, records_month, records_rows
+        ) as sftp,
+    ):
+        for name, value in {**vendors.environment(), **sftp.environment()}.items():
             typer.echo(f"export {name}={value}")
         typer.echo("# emulators running; control API under /__emulator/ ; Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):

@@ -3,6 +3,8 @@ settings that reach them. Used by the tests and by the embedded demo."""
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from integrations.config import (
     FreebitSettings,
     RedisSettings,
     SalesforceSettings,
+    SecretsSettings,
     WhmcsSettings,
 )
 from integrations.salesforce.keys import generate_jwt_key_pair
@@ -43,6 +46,8 @@ class LocalVendors:
     whmcs_settings: WhmcsSettings
     freebit_settings: FreebitSettings
     certificate_pem: bytes
+    secrets_settings: SecretsSettings
+    """The secret store's master key, kept in the work directory."""
 
     def integration_settings(
         self, database: DatabaseSettings, redis: RedisSettings
@@ -53,6 +58,7 @@ class LocalVendors:
             freebit=self.freebit_settings,
             database=database,
             redis=redis,
+            secrets=self.secrets_settings,
         )
 
     def environment(self) -> dict[str, str]:
@@ -70,6 +76,8 @@ class LocalVendors:
             "FREEBIT_BASE_URL": self.freebit_settings.base_url,
             "FREEBIT_OEM_ID": self.freebit_settings.oem_id,
             "FREEBIT_OEM_KEY": self.freebit_settings.oem_key.get_secret_value(),
+            "SECRETS_MASTER_KEY": self.secrets_settings.master_key.get_secret_value(),
+            "SECRETS_MASTER_KEY_ID": self.secrets_settings.master_key_id,
         }
 
     def reset(self) -> None:
@@ -90,6 +98,7 @@ def running_vendor_emulators(
     work_dir: Path,
     *,
     client_timeout_ms: int = 10_000,
+    host: str = "127.0.0.1",
     salesforce_port: int = 0,
     whmcs_port: int = 0,
     freebit_port: int = 0,
@@ -102,13 +111,15 @@ def running_vendor_emulators(
     key_path.chmod(0o600)
     with ExitStack() as stack:
         salesforce_server = stack.enter_context(
-            EmulatorServer(SalesforceEmulator().asgi_app(), port=salesforce_port, tls=tls)
+            EmulatorServer(
+                SalesforceEmulator().asgi_app(), host=host, port=salesforce_port, tls=tls
+            )
         )
         whmcs_server = stack.enter_context(
-            EmulatorServer(WhmcsEmulator().asgi_app(), port=whmcs_port)
+            EmulatorServer(WhmcsEmulator().asgi_app(), host=host, port=whmcs_port)
         )
         freebit_server = stack.enter_context(
-            EmulatorServer(FreebitEmulator().asgi_app(), port=freebit_port)
+            EmulatorServer(FreebitEmulator().asgi_app(), host=host, port=freebit_port)
         )
         vendors = LocalVendors(
             salesforce=SalesforceEmulatorControl(salesforce_server.url, ca_path=tls.ca_path),
@@ -135,8 +146,19 @@ def running_vendor_emulators(
                 timeout=client_timeout_ms,
             ),
             certificate_pem=key_pair.certificate_pem,
+            secrets_settings=local_secrets_settings(work_dir),
         )
         for control in (vendors.salesforce, vendors.whmcs, vendors.freebit):
             stack.callback(control.close)
         vendors.reset()
         yield vendors
+
+
+def local_secrets_settings(work_dir: Path) -> SecretsSettings:
+    """A master key made once per work directory, so a restarted emulator setup still reads
+    what the secret store holds."""
+    key_path = work_dir / "secrets-master.key"
+    if not key_path.exists():
+        key_path.touch(mode=0o600)
+        key_path.write_text(base64.b64encode(os.urandom(32)).decode())
+    return SecretsSettings(master_key=SecretStr(key_path.read_text()), master_key_id="local")

@@ -22,6 +22,7 @@ from integrations.logging import configure_logging
 from integrations.redis_connection import redis_client
 from starters.local_services import fresh_database
 from starters.local_vendors import LocalVendors, running_vendor_emulators
+from tests.support.openssh import OpenSshServer, running_openssh
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
 from workers.worker import Integrations, open_integrations, running_workers
 
@@ -106,6 +107,20 @@ async def sftp(sftp_emulator: SftpEmulator, database: DatabaseSettings) -> SftpE
             "TRUNCATE call_records_talk, call_records_sms, call_record_imports"
         )
     return sftp_emulator
+
+
+@pytest.fixture(scope="session")
+def openssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSshServer]:
+    """A real OpenSSH sshd with SFTP for the session (skipped when sshd is not installed)."""
+    with running_openssh(tmp_path_factory.mktemp("openssh")) as server:
+        yield server
+
+
+@pytest.fixture
+def openssh(openssh_server: OpenSshServer) -> OpenSshServer:
+    """The sshd with its generated client key authorized, its host key trusted, no files."""
+    openssh_server.reset()
+    return openssh_server
 
 
 @pytest.fixture(scope="session")
