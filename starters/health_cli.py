@@ -1,7 +1,8 @@
 """`portalctl health [--json]`: every health check once, now, from this machine.
 
 Needs no Temporal and no worker: the checks run here, through the production clients, with
-the same settings the worker reads. Exit status 1 when any system is down.
+the credentials the worker uses (the secret store's active versions). Exit status 1 when
+any system is down.
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from integrations.freebit.client import FreebitClient
-from integrations.freebit.token_cache import FreebitTokenCache
 from integrations.health.probes import HealthProbes
 from integrations.health.status import SEED_THRESHOLDS, HealthResult, HealthStatus
 from integrations.redis_connection import redis_client
-from integrations.salesforce.client import SalesforceClient
-from integrations.whmcs.client import WhmcsClient
+from integrations.secrets.provider import StoredCredentials
 from starters.cli_support import run
-from workers.worker import IntegrationSettings
+from workers.worker import IntegrationSettings, open_stored_credentials, open_vendor_clients
 
 STATUS_STYLES = {
     HealthStatus.OK: "green",
@@ -62,22 +61,18 @@ async def _opened_probes(settings: IntegrationSettings) -> AsyncIterator[HealthP
     async with AsyncExitStack() as stack:
         redis = redis_client(settings.redis.url)
         stack.push_async_callback(redis.aclose)
-        salesforce = SalesforceClient(settings.salesforce)
-        stack.callback(salesforce.close)
-        whmcs = WhmcsClient(settings.whmcs)
-        stack.push_async_callback(whmcs.aclose)
-        freebit = FreebitClient(
-            settings.freebit, FreebitTokenCache(None, settings.freebit.token_ttl)
-        )
-        stack.push_async_callback(freebit.aclose)
-        yield HealthProbes(
-            salesforce=salesforce,
-            whmcs=whmcs,
-            freebit=freebit,
-            redis=redis,
-            database=settings.database,
-            sftp_settings=settings.sftp,
-        )
+        credentials = await _active_credentials(settings)
+        clients = open_vendor_clients(stack, settings, credentials, redis)
+        yield clients.health_probes(settings, redis)
+
+
+async def _active_credentials(settings: IntegrationSettings) -> StoredCredentials | None:
+    """The secret store's active versions, as the worker uses them; with PostgreSQL down
+    (reported by its own check), the credentials in the settings."""
+    try:
+        return await open_stored_credentials(settings)
+    except psycopg.OperationalError:
+        return None
 
 
 def _as_json(results: list[HealthResult]) -> dict[str, object]:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import structlog
+from redis.asyncio import Redis
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.call_records import CallRecordsActivities
+from activities.credentials import CredentialActivities
 from activities.error_mapping import IntegrationErrorInterceptor
 from activities.freebit import FreebitActivities
+from activities.health import HealthActivities
 from activities.mapping import MappingActivities
+from activities.metrics import ActivityMetricsInterceptor
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from integrations.config import (
@@ -26,20 +32,29 @@ from integrations.config import (
     FreebitSettings,
     RedisSettings,
     SalesforceSettings,
+    SecretsSettings,
     SftpSettings,
+    TaskQueueRateLimitSettings,
     WhmcsSettings,
     load,
 )
 from integrations.database import apply_migrations, open_pool
 from integrations.freebit.client import FreebitClient
 from integrations.freebit.token_cache import FreebitTokenCache
+from integrations.health.probes import HealthProbes
 from integrations.id_mappings import IdMappings
 from integrations.operation_journal import OperationJournal
 from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
+from integrations.secrets.bootstrap import SeedCredentials, open_credentials
+from integrations.secrets.kinds import CredentialKind
+from integrations.secrets.provider import StoredCredential, StoredCredentials, source_for
 from integrations.whmcs.client import WhmcsClient
+from workflows.health_check import HealthCheck
 from workflows.import_call_records import ImportCallRecords
+from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 from workflows.provision_order import ProvisionOrder
+from workflows.rotate_credential import RotateCredential
 from workflows.sim_account import SimAccount
 from workflows.task_queues import TaskQueues
 
@@ -71,6 +86,8 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 SALESFORCE_THREADS = 16
 """simple-salesforce is synchronous: its activities run in this many threads."""
 SFTP_IMPORTS = 2
+SFTP_HEARTBEAT_THROTTLE = timedelta(seconds=2)
+"""Import heartbeats carry the bytes read: `portalctl records import` shows them as a bar."""
 """paramiko is synchronous too: at most this many call-record files load at once."""
 
 
@@ -83,6 +100,11 @@ class IntegrationSettings:
     redis: RedisSettings
     sftp: SftpSettings | None = None
     """None: no SFTP host configured (SFTP_HOST unset); call-record imports then fail."""
+    rate_limits: TaskQueueRateLimitSettings = field(
+        default_factory=TaskQueueRateLimitSettings.model_construct
+    )
+    secrets: SecretsSettings | None = None
+    """None: no secret store, the clients use the credentials in these settings."""
 
     @classmethod
     def from_environment(cls) -> IntegrationSettings:
@@ -93,6 +115,8 @@ class IntegrationSettings:
             database=load(DatabaseSettings),
             redis=load(RedisSettings),
             sftp=load(SftpSettings) if os.environ.get("SFTP_HOST") else None,
+            rate_limits=load(TaskQueueRateLimitSettings),
+            secrets=load(SecretsSettings),
         )
 
 
@@ -107,6 +131,66 @@ class Integrations:
     id_mappings: IdMappings
     operation_journal: OperationJournal
     call_records: CallRecordsActivities
+    health: HealthActivities
+    rate_limits: TaskQueueRateLimitSettings = field(
+        default_factory=TaskQueueRateLimitSettings.model_construct
+    )
+    credentials: CredentialActivities | None = None
+    """None: no secret store, so no credential rotation."""
+
+
+@dataclass(frozen=True)
+class VendorClients:
+    """The vendor clients of one process, reading their credentials from the secret store."""
+
+    salesforce: SalesforceClient
+    whmcs: WhmcsClient
+    freebit: FreebitClient
+    freebit_tokens: FreebitTokenCache
+    sftp_key: StoredCredential | None
+
+    def health_probes(self, settings: IntegrationSettings, redis: Redis) -> HealthProbes:
+        return HealthProbes(
+            salesforce=self.salesforce,
+            whmcs=self.whmcs,
+            freebit=self.freebit,
+            redis=redis,
+            database=settings.database,
+            sftp_settings=settings.sftp,
+            sftp_key=self.sftp_key,
+        )
+
+
+def open_vendor_clients(
+    stack: AsyncExitStack,
+    settings: IntegrationSettings,
+    credentials: StoredCredentials | None,
+    redis: Redis,
+) -> VendorClients:
+    """The clients, closed with `stack`; `credentials` None: those in the settings."""
+    salesforce = SalesforceClient(
+        settings.salesforce,
+        private_key=source_for(credentials, CredentialKind.SALESFORCE_JWT),
+    )
+    stack.callback(salesforce.close)
+    whmcs = WhmcsClient(
+        settings.whmcs, credentials=source_for(credentials, CredentialKind.WHMCS_API)
+    )
+    stack.push_async_callback(whmcs.aclose)
+    freebit_tokens = FreebitTokenCache(redis, settings.freebit.token_ttl)
+    freebit = FreebitClient(
+        settings.freebit,
+        freebit_tokens,
+        oem_key=source_for(credentials, CredentialKind.FREEBIT_OEM),
+    )
+    stack.push_async_callback(freebit.aclose)
+    return VendorClients(
+        salesforce=salesforce,
+        whmcs=whmcs,
+        freebit=freebit,
+        freebit_tokens=freebit_tokens,
+        sftp_key=source_for(credentials, CredentialKind.SFTP_SSH),
+    )
 
 
 @asynccontextmanager
@@ -118,23 +202,42 @@ async def open_integrations(settings: IntegrationSettings) -> AsyncIterator[Inte
             await apply_migrations(connection)
         redis = redis_client(settings.redis.url)
         stack.push_async_callback(redis.aclose)
-        salesforce = SalesforceClient(settings.salesforce)
-        stack.callback(salesforce.close)
-        whmcs = WhmcsClient(settings.whmcs)
-        stack.push_async_callback(whmcs.aclose)
-        freebit = FreebitClient(
-            settings.freebit, FreebitTokenCache(redis, settings.freebit.token_ttl)
-        )
-        stack.push_async_callback(freebit.aclose)
+        credentials = await open_stored_credentials(settings)
+        clients = open_vendor_clients(stack, settings, credentials, redis)
         yield Integrations(
-            salesforce=salesforce,
-            whmcs=whmcs,
+            salesforce=clients.salesforce,
+            whmcs=clients.whmcs,
             whmcs_payment_method=settings.whmcs.payment_method,
-            freebit=freebit,
+            freebit=clients.freebit,
             id_mappings=IdMappings(pool),
             operation_journal=OperationJournal(pool),
-            call_records=CallRecordsActivities(settings.sftp, settings.database),
+            call_records=CallRecordsActivities(settings.sftp, settings.database, clients.sftp_key),
+            health=HealthActivities(clients.health_probes(settings, redis), pool),
+            rate_limits=settings.rate_limits,
+            credentials=None
+            if credentials is None
+            else CredentialActivities(
+                credentials,
+                salesforce=settings.salesforce,
+                whmcs=settings.whmcs,
+                freebit=clients.freebit,
+                freebit_tokens=clients.freebit_tokens,
+                sftp=settings.sftp,
+            ),
         )
+
+
+async def open_stored_credentials(settings: IntegrationSettings) -> StoredCredentials | None:
+    """The secret store, bootstrapped from the settings' credentials on first start."""
+    if settings.secrets is None:
+        return None
+    seeds = SeedCredentials(
+        salesforce=settings.salesforce,
+        whmcs=settings.whmcs,
+        freebit=settings.freebit,
+        sftp=settings.sftp,
+    )
+    return await open_credentials(settings.database, settings.secrets, seeds)
 
 
 def create_workers(
@@ -145,18 +248,32 @@ def create_workers(
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
     queues = TaskQueues.for_base(task_queue)
-    interceptors = [IntegrationErrorInterceptor()]
+    interceptors = [IntegrationErrorInterceptor(), ActivityMetricsInterceptor()]
+    health = integrations.health
     salesforce = SalesforceActivities(integrations.salesforce)
     whmcs = WhmcsActivities(integrations.whmcs, integrations.whmcs_payment_method)
     mapping = MappingActivities(integrations.id_mappings)
     freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
+    rotation = integrations.credentials.activities_for if integrations.credentials else _none
     return [
         Worker(
             client,
             task_queue=queues.portal,
-            workflows=[ProvisionOrder, SimAccount, ImportCallRecords],
+            workflows=[
+                ProvisionOrder,
+                SimAccount,
+                ImportCallRecords,
+                ScheduledCallRecordsImport,
+                HealthCheck,
+                RotateCredential,
+            ],
             workflow_runner=WORKFLOW_RUNNER,
-            activities=[mapping.map_order],
+            activities=[
+                mapping.map_order,
+                health.check_integration,
+                health.record_health,
+                *rotation("portal"),
+            ],
             interceptors=interceptors,
         ),
         Worker(
@@ -167,15 +284,25 @@ def create_workers(
                 salesforce.mark_order_activating,
                 salesforce.mark_order_failed,
                 salesforce.mark_order_activated,
+                health.check_integration,
+                *rotation("salesforce"),
             ],
             activity_executor=executor,
             max_concurrent_activities=SALESFORCE_THREADS,
+            max_task_queue_activities_per_second=integrations.rate_limits.salesforce,
             interceptors=interceptors,
         ),
         Worker(
             client,
             task_queue=queues.whmcs,
-            activities=[whmcs.require_payment_method, whmcs.create_order, whmcs.accept_order],
+            activities=[
+                whmcs.require_payment_method,
+                whmcs.create_order,
+                whmcs.accept_order,
+                health.check_integration,
+                *rotation("whmcs"),
+            ],
+            max_task_queue_activities_per_second=integrations.rate_limits.whmcs,
             interceptors=interceptors,
         ),
         Worker(
@@ -187,18 +314,30 @@ def create_workers(
                 freebit.change_network_type,
                 freebit.change_voice_options,
                 freebit.cancel_account,
+                health.check_integration,
+                *rotation("freebit"),
             ],
+            max_task_queue_activities_per_second=integrations.rate_limits.freebit,
             interceptors=interceptors,
         ),
         Worker(
             client,
             task_queue=queues.sftp,
-            activities=[integrations.call_records.import_file],
+            activities=[
+                integrations.call_records.import_file,
+                health.check_integration,
+                *rotation("sftp"),
+            ],
             activity_executor=executor,
             max_concurrent_activities=SFTP_IMPORTS,
+            max_heartbeat_throttle_interval=SFTP_HEARTBEAT_THROTTLE,
             interceptors=interceptors,
         ),
     ]
+
+
+def _none(_: str) -> list[Callable[..., Any]]:
+    return []
 
 
 @asynccontextmanager

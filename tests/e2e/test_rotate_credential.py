@@ -37,6 +37,7 @@ from integrations.config import DatabaseSettings, RecordsSettings, RedisSettings
 from integrations.errors import AuthenticationError
 from integrations.freebit.client import FreebitClient
 from integrations.freebit.token_cache import TOKEN_KEY, FreebitTokenCache
+from integrations.health.status import HealthStatus, Integration
 from integrations.redis_connection import redis_client
 from integrations.salesforce.auth import SalesforceAuth
 from integrations.salesforce.client import SalesforceClient
@@ -63,6 +64,7 @@ from tests.support.secret_store import (
     secrets_settings,
 )
 from workers.worker import Integrations, open_integrations, running_workers
+from workflows.health_check_models import HealthCheckInput
 from workflows.rotate_credential import RotateCredential
 from workflows.rotate_credential_models import (
     HumanStep,
@@ -367,6 +369,10 @@ async def test_sftp_key_rotation(
     records = RecordsSettings()
     imported = await (await start_import(system.client, system.task_queue, month, records)).result()
     assert [file.rows for file in imported.files] == [5, 3]
+    sftp_health = await system.integrations.health.check_integration(
+        HealthCheckInput(integration=Integration.SFTP)
+    )
+    assert sftp_health.status is HealthStatus.OK, sftp_health.error
     with (
         pytest.raises(AuthenticationError, match="refused the key"),
         connect(system.sftp.settings()),
