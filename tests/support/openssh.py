@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from integrations.config import SftpSettings
+from tests.support.processes import stop_process
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVILEGE_SEPARATION_DIR = Path("/run/sshd")
@@ -128,12 +129,7 @@ def running_openssh(work_dir: Path) -> Iterator[OpenSshServer]:
         _wait_until_listening(process, server.port, log_path)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, STOP_TIMEOUT_SECONDS)
 
 
 def _write_config(server: OpenSshServer) -> Path:

