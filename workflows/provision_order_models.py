@@ -29,6 +29,9 @@ class ProvisionPolicy(BaseModel):
     max_attempts: int = Field(default=3, ge=1)
     retry_initial_interval: Duration = timedelta(seconds=5)
     manual_retry_wait: Duration = timedelta(days=30)
+    call_timeout: Duration = timedelta(minutes=1)
+    """How long one attempt of one vendor call may take before it is retried (an attempt on
+    a killed worker is only noticed after this)."""
 
 
 class ProvisionOrderInput(BaseModel):

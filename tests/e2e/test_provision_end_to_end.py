@@ -10,16 +10,19 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from emulators.faults import Fault, FaultKind
 from starters.local_vendors import LocalVendors
 from starters.provisioning import request_provisioning
 from starters.sample_orders import SampleOrderSpec, create_sample_order
 from tests.conftest import SaveHistory
+from tests.support.polling import wait_until
 from workers.worker import Integrations
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import (
     ProvisionOrderResult,
     ProvisionOutcome,
     ProvisionPolicy,
+    ProvisionStep,
     RetryRequest,
 )
 
@@ -81,6 +84,38 @@ async def test_failed_order_is_fixed_and_retried_to_activated(
     assert result.outcome is ProvisionOutcome.ACTIVATED
     assert vendors.whmcs.call_counts()["AddOrder"] == 1
     await save_history(handle, "provision_order_failed_then_retried")
+
+
+async def test_retry_sent_while_the_failure_is_being_written_is_kept(
+    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, integrations: Integrations
+) -> None:
+    """Salesforce may already show Failed (and the operator press Retry) before the workflow
+    has settled into waiting: that retry must not be answered "Already in progress"."""
+    order = await create_sample_order(
+        vendors, integrations.id_mappings, SampleOrderSpec(has_payment_method=False)
+    )
+    vendors.whmcs.inject(Fault(target="GetPayMethods", kind=FaultKind.LATENCY, seconds=0.5))
+    handle = await request_provisioning(
+        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
+    )
+
+    async def marked_activating() -> bool:
+        status = await handle.query(ProvisionOrder.status)
+        return ProvisionStep.SF_STATUS_UPDATE in status.completed_steps
+
+    async def writing_failure() -> bool:
+        return (await handle.query(ProvisionOrder.status)).last_error is not None
+
+    await wait_until(marked_activating, "sf_status_update is done")
+    vendors.salesforce.inject(Fault(target="update", kind=FaultKind.LATENCY, seconds=0.8))
+    await wait_until(writing_failure, "the Failed status is being written")
+
+    vendors.whmcs.add_pay_method(order.whmcs_client_id)
+    answer = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
+
+    assert answer.accepted, answer.message
+    assert (await handle.result()).outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
 
 
 async def test_workflow_history_carries_no_secret_material(

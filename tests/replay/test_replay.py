@@ -10,18 +10,32 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.health_check import HealthCheck
 from workflows.import_call_records import ImportCallRecords
+from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 from workflows.provision_order import ProvisionOrder
+from workflows.rotate_credential import RotateCredential
 from workflows.sim_account import SimAccount
 
 HISTORIES = Path(__file__).parent / "histories"
 REQUIRED = {
     "provision_order_activated.json",
     "provision_order_failed_then_retried.json",
+    "provision_order_activated_before_local_mapping.json",
+    "provision_order_failed_then_retried_before_local_mapping.json",
     "sim_account_two_operations.json",
     "sim_account_cancelled_operation.json",
     "call_records_imported.json",
     "call_records_waited_for_file.json",
+    "call_records_daily_started.json",
+    "call_records_daily_already_imported.json",
+    "health_check_recovered.json",
+    "health_check_not_picked_up.json",
+    "rotate_credential_salesforce_jwt.json",
+    "rotate_credential_whmcs_api.json",
+    "rotate_credential_freebit_oem.json",
+    "rotate_credential_sftp_ssh.json",
+    "rotate_credential_refused_then_cancelled.json",
 }
 
 
@@ -39,7 +53,14 @@ def test_required_histories_are_committed() -> None:
 )
 async def test_history_replays(history: WorkflowHistory) -> None:
     replayer = Replayer(
-        workflows=[ProvisionOrder, SimAccount, ImportCallRecords],
+        workflows=[
+            ProvisionOrder,
+            SimAccount,
+            RotateCredential,
+            ImportCallRecords,
+            ScheduledCallRecordsImport,
+            HealthCheck,
+        ],
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)
