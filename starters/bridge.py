@@ -1,9 +1,10 @@
 """The Platform Event bridge: Salesforce events in, `ProvisionOrder` workflows out, nothing
 lost and nothing doubled.
 
-Events are handed to Temporal in arrival order, and the replay id is stored only after
-Temporal acknowledged the event, so the stored id is never ahead of an unacknowledged event
-(at-least-once). The workflow id makes a redelivered event harmless (exactly-once effect).
+Events of different orders are handed to Temporal concurrently, those of one order in
+arrival order; the replay id advances in arrival order and only past events Temporal
+acknowledged, so the stored id is never ahead of an unacknowledged event (at-least-once).
+The workflow id makes a redelivered event harmless (exactly-once effect).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from temporalio.service import RPCError
 from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
 from integrations.redis_connection import redis_client
 from integrations.replay_store import ReplayIdStore
-from integrations.salesforce.auth import SalesforceAuth
+from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
 from integrations.salesforce.streaming import (
     CometdTransport,
     InvalidReplayIdError,
@@ -36,6 +37,9 @@ log = structlog.get_logger(__name__)
 REPLAY_NEW_ONLY = -1
 REPLAY_ALL_RETAINED = -2
 MAX_TEMPORAL_BACKOFF_SECONDS = 30.0
+MAX_EVENTS_IN_FLIGHT = 32
+"""Events handed to Temporal at once: one at a time, a backfill would take an RPC round
+trip per event."""
 
 
 class EventBridge:
@@ -108,13 +112,38 @@ class EventBridge:
                 self.position = REPLAY_ALL_RETAINED
 
     async def _hand_over(self, batch: list[PlatformEvent]) -> None:
+        in_flight = asyncio.Semaphore(MAX_EVENTS_IN_FLIGHT)
+        last_of_order: dict[str, asyncio.Task[IntakeOutcome]] = {}
+        submissions: list[tuple[PlatformEvent, asyncio.Task[IntakeOutcome]]] = []
         for event in batch:
-            await self._acknowledge(event)
+            order = str(event.payload.get("OrderId__c"))
+            submission = asyncio.create_task(
+                self._submit_after(last_of_order.get(order), event, in_flight)
+            )
+            last_of_order[order] = submission
+            submissions.append((event, submission))
+        try:
+            for event, submission in submissions:
+                await self._acknowledge(event, await submission)
+        finally:
+            for _, submission in submissions:
+                submission.cancel()
         if self._store:
             await self._store.flush()
 
-    async def _acknowledge(self, event: PlatformEvent) -> None:
-        outcome = await self._submit_until_acknowledged(event)
+    async def _submit_after(
+        self,
+        previous: asyncio.Task[IntakeOutcome] | None,
+        event: PlatformEvent,
+        in_flight: asyncio.Semaphore,
+    ) -> IntakeOutcome:
+        """Submit once the previous event of the same order was acknowledged."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        async with in_flight:
+            return await self._submit_until_acknowledged(event)
+
+    async def _acknowledge(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
         self.counts[outcome] += 1
         self.position = event.replay_id
         if self._store:
@@ -161,9 +190,11 @@ async def opened_bridge(
     events: PlatformEventSettings,
     redis_url: str | None,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
+    private_key: PrivateKeySource | None = None,
 ) -> AsyncIterator[EventBridge]:
-    """A bridge with its connections; `redis_url` None: do not persist the replay id."""
-    auth = SalesforceAuth(salesforce)
+    """A bridge with its connections; `redis_url` None: do not persist the replay id;
+    `private_key` None: the JWT key named in the Salesforce settings."""
+    auth = SalesforceAuth(salesforce, private_key=private_key)
     transport = CometdTransport(salesforce, auth)
     redis = redis_client(redis_url) if redis_url else None
     channel = events.provision_event_channel
