@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test bench lint format clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/pytest $(ARGS)
+
+# A few minutes; full sizes: see bench/README.md.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.provisioning --orders 300 --rate 10 --seconds 15
+	$(BIN)/python -m bench.backfill --events 500
+	$(BIN)/python -m bench.records --rows 100000
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
