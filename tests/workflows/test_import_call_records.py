@@ -20,6 +20,7 @@ from integrations.call_records.format import RecordKind, file_name
 from integrations.config import DatabaseSettings
 from tests.conftest import SaveHistory
 from tests.support.polling import wait_until
+from tests.support.temporal import workflow_environment
 from workers.worker import Integrations, running_workers
 from workflows.import_call_records import ImportCallRecords
 from workflows.import_call_records_models import (
@@ -40,6 +41,14 @@ POLICY = RecordsPolicy(
 
 Handle = WorkflowHandle[ImportCallRecords, ImportCallRecordsResult]
 Scheduled = WorkflowHandle[ScheduledCallRecordsImport, ScheduledCallRecordsImportResult]
+
+
+@pytest.fixture(scope="module")
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A server of this module's own: after the daily runs' abandoned child imports, the
+    time-skipping server (1.40) no longer skips time, which stalled later modules' tests."""
+    async with workflow_environment(request.config.getoption("--workflow-environment")) as env:
+        yield env
 
 
 @pytest.fixture
