@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -98,13 +97,12 @@ class IntegrationSettings:
     freebit: FreebitSettings
     database: DatabaseSettings
     redis: RedisSettings
+    secrets: SecretsSettings
     sftp: SftpSettings | None = None
     """None: no SFTP host configured (SFTP_HOST unset); call-record imports then fail."""
     rate_limits: TaskQueueRateLimitSettings = field(
         default_factory=TaskQueueRateLimitSettings.model_construct
     )
-    secrets: SecretsSettings | None = None
-    """None: no secret store, the clients use the credentials in these settings."""
 
     @classmethod
     def from_environment(cls) -> IntegrationSettings:
@@ -132,11 +130,10 @@ class Integrations:
     operation_journal: OperationJournal
     call_records: CallRecordsActivities
     health: HealthActivities
+    credentials: CredentialActivities
     rate_limits: TaskQueueRateLimitSettings = field(
         default_factory=TaskQueueRateLimitSettings.model_construct
     )
-    credentials: CredentialActivities | None = None
-    """None: no secret store, so no credential rotation."""
 
 
 @dataclass(frozen=True)
@@ -214,9 +211,7 @@ async def open_integrations(settings: IntegrationSettings) -> AsyncIterator[Inte
             call_records=CallRecordsActivities(settings.sftp, settings.database, clients.sftp_key),
             health=HealthActivities(clients.health_probes(settings, redis), pool),
             rate_limits=settings.rate_limits,
-            credentials=None
-            if credentials is None
-            else CredentialActivities(
+            credentials=CredentialActivities(
                 credentials,
                 salesforce=settings.salesforce,
                 whmcs=settings.whmcs,
@@ -227,10 +222,8 @@ async def open_integrations(settings: IntegrationSettings) -> AsyncIterator[Inte
         )
 
 
-async def open_stored_credentials(settings: IntegrationSettings) -> StoredCredentials | None:
+async def open_stored_credentials(settings: IntegrationSettings) -> StoredCredentials:
     """The secret store, bootstrapped from the settings' credentials on first start."""
-    if settings.secrets is None:
-        return None
     seeds = SeedCredentials(
         salesforce=settings.salesforce,
         whmcs=settings.whmcs,
@@ -254,7 +247,7 @@ def create_workers(
     whmcs = WhmcsActivities(integrations.whmcs, integrations.whmcs_payment_method)
     mapping = MappingActivities(integrations.id_mappings)
     freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
-    rotation = integrations.credentials.activities_for if integrations.credentials else _none
+    rotation = integrations.credentials.activities_for
     return [
         Worker(
             client,
@@ -334,10 +327,6 @@ def create_workers(
             interceptors=interceptors,
         ),
     ]
-
-
-def _none(_: str) -> list[Callable[..., Any]]:
-    return []
 
 
 @asynccontextmanager
