@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -248,10 +249,21 @@ def create_workers(
     mapping = MappingActivities(integrations.id_mappings)
     freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
     rotation = integrations.credentials.activities_for
-    return [
-        Worker(
+
+    def worker_for(queue: str, activities: list[Callable[..., Any]], **options: Any) -> Worker:
+        """Every queue also runs the health check and rotation steps that reach its system."""
+        return Worker(
             client,
-            task_queue=queues.portal,
+            task_queue=getattr(queues, queue),
+            activities=[*activities, health.check_integration, *rotation(queue)],
+            interceptors=interceptors,
+            **options,
+        )
+
+    return [
+        worker_for(
+            "portal",
+            [mapping.map_order, health.record_health],
             workflows=[
                 ProvisionOrder,
                 SimAccount,
@@ -261,70 +273,41 @@ def create_workers(
                 RotateCredential,
             ],
             workflow_runner=WORKFLOW_RUNNER,
-            activities=[
-                mapping.map_order,
-                health.check_integration,
-                health.record_health,
-                *rotation("portal"),
-            ],
-            interceptors=interceptors,
         ),
-        Worker(
-            client,
-            task_queue=queues.salesforce,
-            activities=[
+        worker_for(
+            "salesforce",
+            [
                 salesforce.load_order,
                 salesforce.mark_order_activating,
                 salesforce.mark_order_failed,
                 salesforce.mark_order_activated,
-                health.check_integration,
-                *rotation("salesforce"),
             ],
             activity_executor=executor,
             max_concurrent_activities=SALESFORCE_THREADS,
             max_task_queue_activities_per_second=integrations.rate_limits.salesforce,
-            interceptors=interceptors,
         ),
-        Worker(
-            client,
-            task_queue=queues.whmcs,
-            activities=[
-                whmcs.require_payment_method,
-                whmcs.create_order,
-                whmcs.accept_order,
-                health.check_integration,
-                *rotation("whmcs"),
-            ],
+        worker_for(
+            "whmcs",
+            [whmcs.require_payment_method, whmcs.create_order, whmcs.accept_order],
             max_task_queue_activities_per_second=integrations.rate_limits.whmcs,
-            interceptors=interceptors,
         ),
-        Worker(
-            client,
-            task_queue=queues.freebit,
-            activities=[
+        worker_for(
+            "freebit",
+            [
                 freebit.change_plan,
                 freebit.add_quota,
                 freebit.change_network_type,
                 freebit.change_voice_options,
                 freebit.cancel_account,
-                health.check_integration,
-                *rotation("freebit"),
             ],
             max_task_queue_activities_per_second=integrations.rate_limits.freebit,
-            interceptors=interceptors,
         ),
-        Worker(
-            client,
-            task_queue=queues.sftp,
-            activities=[
-                integrations.call_records.import_file,
-                health.check_integration,
-                *rotation("sftp"),
-            ],
+        worker_for(
+            "sftp",
+            [integrations.call_records.import_file],
             activity_executor=executor,
             max_concurrent_activities=SFTP_IMPORTS,
             max_heartbeat_throttle_interval=SFTP_HEARTBEAT_THROTTLE,
-            interceptors=interceptors,
         ),
     ]
 
