@@ -28,6 +28,9 @@ class CreateOrderRequest(BaseModel):
     sf_order_id: str
     client_id: int
     lines: list[OrderLine]
+    require_payment_method: bool = False
+    """Run the payment-method gate first, in the same activity (runs started before the gate
+    joined this activity checked it in `require_payment_method`)."""
 
 
 class AcceptOrderRequest(BaseModel):
@@ -41,8 +44,7 @@ class WhmcsActivities:
 
     @activity.defn
     async def require_payment_method(self, request: ClientRef) -> None:
-        if not await self._client.get_pay_methods(request.client_id):
-            raise PaymentMethodMissingError()
+        await self._require_payment_method(request.client_id)
 
     @activity.defn
     async def create_order(self, request: CreateOrderRequest) -> AddOrderResult:
@@ -51,6 +53,8 @@ class WhmcsActivities:
         An attempt can time out after WHMCS committed the order; the marker in the notes
         lets the next attempt find it instead of adding a second order.
         """
+        if request.require_payment_method:
+            await self._require_payment_method(request.client_id)
         marker = order_marker(request.sf_order_id)
         existing = await self._client.find_order_by_note(request.client_id, marker)
         if existing is not None:
@@ -77,3 +81,7 @@ class WhmcsActivities:
             if not any(order.status == "Active" for order in page.orders):
                 raise
             activity.logger.info("WHMCS order already accepted")
+
+    async def _require_payment_method(self, client_id: int) -> None:
+        if not await self._client.get_pay_methods(client_id):
+            raise PaymentMethodMissingError()

@@ -33,7 +33,7 @@ import psutil
 
 from activities.mapping import MappingActivities
 from activities.salesforce import ActivationSuccess, OrderRef, SalesforceActivities
-from activities.whmcs import AcceptOrderRequest, ClientRef, CreateOrderRequest, WhmcsActivities
+from activities.whmcs import AcceptOrderRequest, CreateOrderRequest, WhmcsActivities
 from bench.stack import Stack, running_stack
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
@@ -251,12 +251,15 @@ def _direct_provisioning(
     async def provision(order_id: str) -> None:
         ref = OrderRef(order_id=order_id)
         order = await loop.run_in_executor(threads, salesforce.load_order, ref)
-        await loop.run_in_executor(threads, salesforce.mark_order_activating, ref)
+        if order.has_last_error:
+            await loop.run_in_executor(threads, salesforce.mark_order_activating, ref)
         mapped = await mapping.map_order(order)
-        await whmcs.require_payment_method(ClientRef(client_id=mapped.whmcs_client_id))
         created = await whmcs.create_order(
             CreateOrderRequest(
-                sf_order_id=order_id, client_id=mapped.whmcs_client_id, lines=list(mapped.lines)
+                sf_order_id=order_id,
+                client_id=mapped.whmcs_client_id,
+                lines=list(mapped.lines),
+                require_payment_method=True,
             )
         )
         await whmcs.accept_order(AcceptOrderRequest(order_id=created.order_id))

@@ -30,6 +30,8 @@ class SampleOrderSpec:
     """None: not approved yet; approve it through the emulator like the Salesforce Flow."""
     has_payment_method: bool = True
     account_mapped: bool = True
+    last_error: tuple[str, str] | None = None
+    """(code, message) still on the Order, as when someone set it Activating by hand."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ async def create_sample_order(
     order_fields = {"AccountId": account["Id"], "Status": "Draft", "EffectiveDate": "2026-11-01"}
     if spec.activation_status is not None:
         order_fields["Activation_Status__c"] = spec.activation_status
+    if spec.last_error is not None:
+        code, message = spec.last_error
+        order_fields |= {"Activation_Error_Code__c": code, "Activation_Error_Message__c": message}
     order = vendors.salesforce.create_record("Order", order_fields)
     item_ids = [
         vendors.salesforce.create_record(

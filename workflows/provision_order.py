@@ -1,7 +1,8 @@
 """`ProvisionOrder`: an approved Salesforce Order becomes an accepted WHMCS order, and the
 result is written back to Salesforce.
 
-One activity per external call. A step that still fails after its retries is written back as
+Each step is one activity, except where a checkpoint between two calls buys nothing (see
+`FEWER_ROUND_TRIPS_PATCH`). A step that still fails after its retries is written back as
 `Activation_Status__c='Failed'` with a code and a reason; the workflow then waits, durably,
 for a manual retry, which resumes at the failed step: completed steps are never repeated.
 """
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         AcceptOrderRequest,
         ClientRef,
         CreateOrderRequest,
+        PaymentMethodMissingError,
         WhmcsActivities,
     )
     from integrations.salesforce.models import ActivationStatus, Order
@@ -45,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.task_queues import TaskQueues
 
 ALREADY_IN_PROGRESS = "Already in progress"
+PAYMENT_METHOD_MISSING = PaymentMethodMissingError.__name__
 SKIPPED_STATUS = "Skipped"
 LOCAL_MAPPING_PATCH = "mapping-as-local-activity"
 """The id-mapping lookup runs as a local activity: a database read needs no task queue, no
@@ -52,6 +55,11 @@ rate limit and no history events of its own (one server round trip less per orde
 EARLY_RETRY_PATCH = "retry-accepted-while-failure-is-reported"
 """A retry that arrives while the Failed status is being written is kept, not answered
 "Already in progress": Salesforce may already show Failed when an operator presses Retry."""
+FEWER_ROUND_TRIPS_PATCH = "fewer-round-trips"
+"""Two activities less per order. The first run writes no Activating status when validation
+read the Order Activating with no last error (the write would change nothing, and Salesforce
+calls are a daily budget). The payment-method gate runs in the AddOrder activity: it is a
+read, and the create is idempotent by its marker, so a retry of both together is safe."""
 
 _STEP_DESCRIPTIONS = {
     ProvisionStep.VALIDATION: "reading the Order and checking it is Activating",
@@ -112,12 +120,14 @@ class ProvisionOrder:
         self._mapping: OrderMapping | None = None
         self._local_mapping = False
         self._early_retry = False
+        self._fewer_round_trips = False
 
     @workflow.run
     async def run(self, input: ProvisionOrderInput) -> ProvisionOrderResult:
         self._running = True
         self._local_mapping = workflow.patched(LOCAL_MAPPING_PATCH)
         self._early_retry = workflow.patched(EARLY_RETRY_PATCH)
+        self._fewer_round_trips = workflow.patched(FEWER_ROUND_TRIPS_PATCH)
         workflow.logger.info("Starting fulfillment orchestration", extra=self._log_context())
         while True:
             try:
@@ -174,13 +184,19 @@ class ProvisionOrder:
                 await self._run_step(step, action)
 
     def _steps(self) -> list[tuple[ProvisionStep, Callable[[], Awaitable[None]]]]:
+        if self._fewer_round_trips:
+            gate_and_create = [(ProvisionStep.WHMCS_CREATE, self._create_payable_whmcs_order)]
+        else:
+            gate_and_create = [
+                (ProvisionStep.PAYMENT_METHOD, self._require_payment_method),
+                (ProvisionStep.WHMCS_CREATE, self._create_whmcs_order),
+            ]
         return [
             (ProvisionStep.VALIDATION, self._validate),
             (ProvisionStep.SF_STATUS_UPDATE, self._mark_activating),
             (ProvisionStep.ORDER_DETAILS, self._check_order_details),
             (ProvisionStep.MAPPING, self._map_order),
-            (ProvisionStep.PAYMENT_METHOD, self._require_payment_method),
-            (ProvisionStep.WHMCS_CREATE, self._create_whmcs_order),
+            *gate_and_create,
             (ProvisionStep.WHMCS_ACCEPT, self._accept_whmcs_order),
             (ProvisionStep.SF_SUCCESS_UPDATE, self._mark_activated),
         ]
@@ -195,6 +211,9 @@ class ProvisionOrder:
             await action()
         except (ActivityError, ApplicationError, TimeoutError) as error:
             raise _StepFailedError(_failure_of(step, error)) from error
+        self._complete(step)
+
+    def _complete(self, step: ProvisionStep) -> None:
         if step not in self._status.completed_steps:
             self._status.completed_steps.append(step)
         workflow.logger.info(step.value, extra={**self._log_context(), "step": step.value})
@@ -214,13 +233,19 @@ class ProvisionOrder:
             raise _NotActivatingError(f"Activation_Status__c is {status!r}, not 'Activating'")
 
     async def _mark_activating(self) -> None:
-        await self._call(
-            SalesforceActivities.mark_order_activating,
-            OrderRef(order_id=self._input.order_id),
-            queue=self._queues.salesforce,
-            summary="Activation_Status__c = Activating, clear last error",
-        )
+        if not self._activating_as_read():
+            await self._call(
+                SalesforceActivities.mark_order_activating,
+                OrderRef(order_id=self._input.order_id),
+                queue=self._queues.salesforce,
+                summary="Activation_Status__c = Activating, clear last error",
+            )
         self._set_activation_status(ActivationStatus.ACTIVATING)
+
+    def _activating_as_read(self) -> bool:
+        """The first run's validation read the Order Activating with no last error to clear."""
+        first_run = self._status.runs == 1
+        return self._fewer_round_trips and first_run and not self._loaded_order().has_last_error
 
     async def _check_order_details(self) -> None:
         """No call needed: the validation query already read the items and their products."""
@@ -260,7 +285,19 @@ class ProvisionOrder:
             summary=f"GetPayMethods for WHMCS client {client_id}",
         )
 
-    async def _create_whmcs_order(self) -> None:
+    async def _create_payable_whmcs_order(self) -> None:
+        """The payment-method gate and AddOrder in one activity; a missing payment method is
+        still reported as the gate's failure."""
+        try:
+            await self._create_whmcs_order(require_payment_method=True)
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == PAYMENT_METHOD_MISSING:
+                raise _StepFailedError(_failure_of(ProvisionStep.PAYMENT_METHOD, error)) from error
+            raise
+        self._complete(ProvisionStep.PAYMENT_METHOD)
+
+    async def _create_whmcs_order(self, *, require_payment_method: bool = False) -> None:
         mapping = self._order_mapping()
         created = await self._call(
             WhmcsActivities.create_order,
@@ -268,6 +305,7 @@ class ProvisionOrder:
                 sf_order_id=self._input.order_id,
                 client_id=mapping.whmcs_client_id,
                 lines=list(mapping.lines),
+                require_payment_method=require_payment_method,
             ),
             queue=self._queues.whmcs,
             summary=f"AddOrder for WHMCS client {mapping.whmcs_client_id}, "

@@ -26,7 +26,8 @@ from integrations.salesforce.models import Order, RecordUpdate
 log = structlog.get_logger(__name__)
 
 ORDER_WITH_ITEMS_QUERY = (
-    "SELECT Id, OrderNumber, AccountId, Activation_Status__c, WHMCS_Order_ID__c, "
+    "SELECT Id, OrderNumber, AccountId, Activation_Status__c, Activation_Error_Code__c, "
+    "Activation_Error_Message__c, WHMCS_Order_ID__c, "
     "(SELECT Id, Quantity, Product2Id, Product2.Name, Product2.WH_Product_ID__c, "
     "Product2.Billing_Cycle__c, WHMCS_Service_ID__c FROM OrderItems) "
     "FROM Order WHERE Id = {order_id}"

@@ -61,6 +61,8 @@ class Order(_SObject):
     order_number: str | None = Field(default=None, alias="OrderNumber")
     account_id: str | None = Field(default=None, alias="AccountId")
     activation_status: str | None = Field(default=None, alias="Activation_Status__c")
+    activation_error_code: str | None = Field(default=None, alias="Activation_Error_Code__c")
+    activation_error_message: str | None = Field(default=None, alias="Activation_Error_Message__c")
     whmcs_order_id: str | None = Field(default=None, alias="WHMCS_Order_ID__c")
     items: list[OrderItem] = Field(default_factory=list, alias="OrderItems")
 
@@ -71,6 +73,10 @@ class Order(_SObject):
         if value is None:
             return []
         return value["records"] if isinstance(value, dict) else value
+
+    @property
+    def has_last_error(self) -> bool:
+        return self.activation_error_code is not None or self.activation_error_message is not None
 
 
 class RecordUpdate(BaseModel):

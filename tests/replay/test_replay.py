@@ -23,6 +23,8 @@ REQUIRED = {
     "provision_order_failed_then_retried.json",
     "provision_order_activated_before_local_mapping.json",
     "provision_order_failed_then_retried_before_local_mapping.json",
+    "provision_order_activated_before_fewer_round_trips.json",
+    "provision_order_failed_then_retried_before_fewer_round_trips.json",
     "sim_account_two_operations.json",
     "sim_account_cancelled_operation.json",
     "call_records_imported.json",

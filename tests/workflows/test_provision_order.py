@@ -110,22 +110,39 @@ async def test_happy_path_activates_order_and_writes_whmcs_ids(
     }
 
 
-async def test_happy_path_uses_three_salesforce_calls_and_sets_search_attributes(
+async def test_happy_path_uses_two_salesforce_calls_and_sets_search_attributes(
     env: WorkflowEnvironment,
     provision: Provision,
     vendors: LocalVendors,
     integrations: Integrations,
 ) -> None:
+    """The approved Order is already Activating with no last error: nothing to write before
+    the result."""
     order = await sample_order(vendors, integrations)
 
     handle = await provision(order.order_id)
     await handle.result()
 
     calls = vendors.salesforce.call_counts()
-    assert (calls.get("query"), calls.get("update"), calls.get("composite")) == (1, 1, 1)
+    assert (calls.get("query"), calls.get("update"), calls.get("composite")) == (1, None, 1)
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(ORDER_ID) == order.order_id
     assert attributes.get(ACTIVATION_STATUS) == "Activated"
+
+
+async def test_last_error_left_on_an_activating_order_is_cleared_first(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    spec = SampleOrderSpec(last_error=("503", "WHMCS was down"))
+    order = await sample_order(vendors, integrations, spec)
+
+    await (await provision(order.order_id)).result()
+
+    calls = vendors.salesforce.call_counts()
+    assert (calls.get("query"), calls.get("update"), calls.get("composite")) == (1, 1, 1)
 
 
 async def test_already_activated_order_is_skipped_without_touching_whmcs(
@@ -246,6 +263,7 @@ async def test_exhausted_retries_mark_the_order_failed_with_the_error_code(
 
     assert status.last_error is not None
     assert status.last_error.code == code
+    assert "GetPayMethods" in status.last_error.message
     assert vendors.whmcs.call_counts()["GetPayMethods"] == POLICY.max_attempts
     record = order_record(vendors, order.order_id)
     assert (record["Activation_Status__c"], record["Activation_Error_Code__c"]) == ("Failed", code)
