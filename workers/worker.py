@@ -86,9 +86,9 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 SALESFORCE_THREADS = 16
 """simple-salesforce is synchronous: its activities run in this many threads."""
 SFTP_IMPORTS = 2
+"""paramiko is synchronous too: at most this many call-record files load at once."""
 SFTP_HEARTBEAT_THROTTLE = timedelta(seconds=2)
 """Import heartbeats carry the bytes read: `portalctl records import` shows them as a bar."""
-"""paramiko is synchronous too: at most this many call-record files load at once."""
 
 
 @dataclass(frozen=True)
