@@ -36,8 +36,7 @@ def test_parses_the_order_query_with_its_item_subquery() -> None:
 
     assert query.source == "Order"
     assert query.columns[:2] == ("Id", "OrderNumber")
-    subquery = query.columns[5]
-    assert isinstance(subquery, SoqlQuery)
+    (subquery,) = [column for column in query.columns if isinstance(column, SoqlQuery)]
     assert subquery.source == "OrderItems"
     assert "Product2.WH_Product_ID__c" in subquery.columns
     assert query.conditions == (Condition("Id", "8015g0000000001AAA"),)
