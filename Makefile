@@ -25,6 +25,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.provisioning --orders 300 --rate 10 --seconds 15
 	$(BIN)/python -m bench.backfill --events 500
 	$(BIN)/python -m bench.records --rows 100000
+	$(BIN)/python -m bench.temporal_cost --workflows 100 --rounds 1
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

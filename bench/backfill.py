@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from bench.conditions import machine_conditions
 from bench.stack import TASK_QUEUE, Stack, running_stack
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
@@ -55,7 +56,7 @@ async def main(args: argparse.Namespace) -> None:
             )
             second = await asyncio.to_thread(_backfill, stack, Path(work) / "backfill-2.log")
     duplicates = (workflows - args.events) + sum(n - 1 for n in per_order.values() if n > 1)
-    print(f"conditions: {os.cpu_count()} cores, load average {_load_average()}, dev server,")
+    print(f"conditions: {machine_conditions()}, dev server,")
     print("  emulators at zero added latency, worker as a child process, no bridge running")
     print(f"backfill of {args.events} retained events (-2): {dict(first)}")
     print(f"  handed to Temporal in {handed_over:.1f} s: {args.events / handed_over:.0f} events/s")
@@ -106,10 +107,6 @@ async def _until_closed(stack: Stack, count: int) -> float:
         if execution.close_time is not None
     ]
     return max(closed_at)
-
-
-def _load_average() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

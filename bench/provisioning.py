@@ -34,6 +34,7 @@ import psutil
 from activities.mapping import MappingActivities
 from activities.salesforce import ActivationSuccess, OrderRef, SalesforceActivities
 from activities.whmcs import AcceptOrderRequest, CreateOrderRequest, WhmcsActivities
+from bench.conditions import machine_conditions
 from bench.stack import Stack, running_stack
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
@@ -72,7 +73,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     temporal_rate = saturated.orders / saturated.seconds
     direct_rate = args.orders / direct_seconds
-    print(f"conditions: {os.cpu_count()} cores, load average {_load_average()}, dev server,")
+    print(f"conditions: {machine_conditions()}, dev server,")
     print("  emulators at zero added latency, worker and bridge as child processes")
     print(f"saturation: {saturated.orders} orders in {saturated.seconds:.1f} s")
     print(f"  through Temporal:           {temporal_rate:7.1f} orders/s")
@@ -274,10 +275,6 @@ def _direct_provisioning(
         await loop.run_in_executor(threads, salesforce.mark_order_activated, success)
 
     return provision
-
-
-def _load_average() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

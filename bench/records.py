@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import resource
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.conditions import machine_conditions
 from emulators.sftp import SftpEmulator
 from integrations.call_records.format import RecordKind, column_names
 from integrations.call_records.loader import ImportedFile, import_month_file
@@ -96,7 +96,7 @@ def _report(imported: ImportedFile, import_seconds: float, psql_seconds: float) 
     print(f"psql \\copy from local disk into a TEXT temp table:  {psql_seconds:.2f} s")
     print(f"ratio: {import_seconds / psql_seconds:.1f}x")
     print(f"peak RSS of the importing process: {peak_mib:.0f} MiB")
-    print(f"load average: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+    print(f"conditions: {machine_conditions()}")
 
 
 def main() -> None:
