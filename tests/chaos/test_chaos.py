@@ -302,7 +302,7 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
         "Activated in Salesforce": statuses["Activated"],
         "Failed 409, fixed, retried to Activated": len(payment_missing & observed.retried),
         "orders with a fate other than injected": len(wrong_fates),
-        "vendor API calls per order (7 without faults)": round(
+        "vendor API calls per order (6 without faults)": round(
             sum(vendor_calls(vendors).values()) / ORDERS, 2
         ),
         "WHMCS orders": whmcs_before.total(),
