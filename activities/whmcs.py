@@ -28,9 +28,6 @@ class CreateOrderRequest(BaseModel):
     sf_order_id: str
     client_id: int
     lines: list[OrderLine]
-    require_payment_method: bool = False
-    """Run the payment-method gate first, in the same activity (runs started before the gate
-    joined this activity checked it in `require_payment_method`)."""
 
 
 class AcceptOrderRequest(BaseModel):
@@ -47,14 +44,20 @@ class WhmcsActivities:
         await self._require_payment_method(request.client_id)
 
     @activity.defn
+    async def create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
+        """The payment-method gate, then `create_order`, in one activity: the gate is a read and
+        the create is idempotent, so retrying both together is safe. A type of its own, so that
+        a worker from before it fails the task instead of creating without the gate."""
+        await self._require_payment_method(request.client_id)
+        return await self.create_order(request)
+
+    @activity.defn
     async def create_order(self, request: CreateOrderRequest) -> AddOrderResult:
         """AddOrder, unless an earlier attempt already committed it (then return that one).
 
         An attempt can time out after WHMCS committed the order; the marker in the notes
         lets the next attempt find it instead of adding a second order.
         """
-        if request.require_payment_method:
-            await self._require_payment_method(request.client_id)
         marker = order_marker(request.sf_order_id)
         existing = await self._client.find_order_by_note(request.client_id, marker)
         if existing is not None:

@@ -255,12 +255,9 @@ def _direct_provisioning(
         if order.has_last_error:
             await loop.run_in_executor(threads, salesforce.mark_order_activating, ref)
         mapped = await mapping.map_order(order)
-        created = await whmcs.create_order(
+        created = await whmcs.create_payable_order(
             CreateOrderRequest(
-                sf_order_id=order_id,
-                client_id=mapped.whmcs_client_id,
-                lines=list(mapped.lines),
-                require_payment_method=True,
+                sf_order_id=order_id, client_id=mapped.whmcs_client_id, lines=list(mapped.lines)
             )
         )
         await whmcs.accept_order(AcceptOrderRequest(order_id=created.order_id))

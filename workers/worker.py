@@ -288,7 +288,12 @@ def create_workers(
         ),
         worker_for(
             "whmcs",
-            [whmcs.require_payment_method, whmcs.create_order, whmcs.accept_order],
+            [
+                whmcs.require_payment_method,
+                whmcs.create_payable_order,
+                whmcs.create_order,
+                whmcs.accept_order,
+            ],
             max_task_queue_activities_per_second=integrations.rate_limits.whmcs,
         ),
         worker_for(

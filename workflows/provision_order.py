@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WhmcsActivities,
     )
     from integrations.salesforce.models import ActivationStatus, Order
+    from integrations.whmcs.models import AddOrderResult
     from workflows.provision_order_models import (
         ProvisionOrderInput,
         ProvisionOrderResult,
@@ -58,8 +59,9 @@ EARLY_RETRY_PATCH = "retry-accepted-while-failure-is-reported"
 FEWER_ROUND_TRIPS_PATCH = "fewer-round-trips"
 """Two activities less per order. The first run writes no Activating status when validation
 read the Order Activating with no last error (the write would change nothing, and Salesforce
-calls are a daily budget). The payment-method gate runs in the AddOrder activity: it is a
-read, and the create is idempotent by its marker, so a retry of both together is safe."""
+calls are a daily budget). The payment-method gate and AddOrder are one activity,
+`create_payable_order`: the gate is a read, and the create is idempotent by its marker, so a
+retry of both together is safe."""
 
 _STEP_DESCRIPTIONS = {
     ProvisionStep.VALIDATION: "reading the Order and checking it is Activating",
@@ -289,7 +291,7 @@ class ProvisionOrder:
         """The payment-method gate and AddOrder in one activity; a missing payment method is
         still reported as the gate's failure."""
         try:
-            await self._create_whmcs_order(require_payment_method=True)
+            await self._create_whmcs_order(WhmcsActivities.create_payable_order)
         except ActivityError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == PAYMENT_METHOD_MISSING:
@@ -297,15 +299,16 @@ class ProvisionOrder:
             raise
         self._complete(ProvisionStep.PAYMENT_METHOD)
 
-    async def _create_whmcs_order(self, *, require_payment_method: bool = False) -> None:
+    async def _create_whmcs_order(
+        self, activity: Callable[..., Awaitable[AddOrderResult]] = WhmcsActivities.create_order
+    ) -> None:
         mapping = self._order_mapping()
         created = await self._call(
-            WhmcsActivities.create_order,
+            activity,
             CreateOrderRequest(
                 sf_order_id=self._input.order_id,
                 client_id=mapping.whmcs_client_id,
                 lines=list(mapping.lines),
-                require_payment_method=require_payment_method,
             ),
             queue=self._queues.whmcs,
             summary=f"AddOrder for WHMCS client {mapping.whmcs_client_id}, "
