@@ -11,11 +11,13 @@ replay histories.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
 import json
 import re
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from emulators.freebit import NewSimAccount
 from emulators.sftp import SftpEmulator, write_detail_file
@@ -46,6 +49,7 @@ from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore
 from integrations.sftp import connect
 from integrations.whmcs.client import WhmcsClient
+from starters.cli import app
 from starters.local_vendors import CONSUMER_KEY, LocalVendors
 from starters.records import start_import
 from starters.rotation import (
@@ -140,6 +144,8 @@ class RotationSystem:
     store: SecretStore
     vendors: LocalVendors
     sftp: SftpHost
+    cli_environment: dict[str, str]
+    """What an operator's `portalctl rotate` runs with: Temporal, the database, the master key."""
 
     def stale_source(self, kind: CredentialKind) -> StoredCredential:
         source = StoredCredential(self.store, kind, STALE_CLIENT_REFRESH)
@@ -187,12 +193,59 @@ async def system(
     )
     assert settings.secrets is not None
     store = SecretStore.from_settings(rotation_database, settings.secrets)
+    cli_environment = {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "DATABASE_URL": rotation_database.url,
+        "SECRETS_MASTER_KEY": settings.secrets.master_key.get_secret_value(),
+        "SECRETS_MASTER_KEY_ID": settings.secrets.master_key_id,
+    }
     async with (
         open_integrations(settings) as integrations,
         running_workers(dev_env.client, task_queue, integrations),
     ):
-        yield RotationSystem(dev_env.client, task_queue, integrations, store, vendors, sftp_host)
+        yield RotationSystem(
+            dev_env.client, task_queue, integrations, store, vendors, sftp_host, cli_environment
+        )
     await end_rotations(dev_env.client)
+
+
+Stage = Callable[["RotationSystem", CredentialKind, str], Awaitable[None]]
+"""How the operator hands the vendor's new secret to the waiting rotation."""
+
+
+async def stage_with_function(system: RotationSystem, kind: CredentialKind, text: str) -> None:
+    await stage_secret(system.client, system.store, kind, text)
+
+
+async def stage_with_cli_stdin(system: RotationSystem, kind: CredentialKind, text: str) -> None:
+    await _portalctl_stage(system, kind, text, [], stdin=text)
+
+
+async def stage_with_cli_file(system: RotationSystem, kind: CredentialKind, text: str) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        secret_file = Path(directory) / "secret"
+        secret_file.write_text(text)
+        await _portalctl_stage(system, kind, text, ["--file", str(secret_file)])
+
+
+async def _portalctl_stage(
+    system: RotationSystem,
+    kind: CredentialKind,
+    text: str,
+    options: list[str],
+    stdin: str | None = None,
+) -> None:
+    """In a thread: the command runs its own event loop, as it does in a shell."""
+    outcome = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["rotate", "stage", kind, *options],
+        input=stdin,
+        env=system.cli_environment,
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "will be verified" in outcome.output
+    assert [line for line in text.split() if line in outcome.output] == []
 
 
 async def _start(system: RotationSystem, kind: CredentialKind) -> Handle:
@@ -235,7 +288,9 @@ async def rotate_salesforce_key(system: RotationSystem) -> Rotated:
     return Rotated(handle, result, [old_key, new_key])
 
 
-async def rotate_whmcs_credential(system: RotationSystem) -> Rotated:
+async def rotate_whmcs_credential(
+    system: RotationSystem, stage: Stage = stage_with_function
+) -> Rotated:
     kind, whmcs = CredentialKind.WHMCS_API, system.vendors.whmcs
     new = ApiCredential(
         identifier=f"rotated-identifier-{uuid.uuid4().hex}",
@@ -244,7 +299,7 @@ async def rotate_whmcs_credential(system: RotationSystem) -> Rotated:
     whmcs.set_credentials(DEFAULT_CREDENTIAL, new)
     handle = await _start(system, kind)
     await _until(handle, "a staged version is awaited", lambda s: s.awaiting_staged_version)
-    await stage_secret(system.client, system.store, kind, f"{new.identifier}\n{new.secret}\n")
+    await stage(system, kind, f"{new.identifier}\n{new.secret}\n")
     await _until(handle, "the disabling is awaited", _awaiting(HumanStep.OLD_CREDENTIAL_DISABLED))
     whmcs.set_credentials(new)
     await confirm_step(system.client, kind, HumanStep.OLD_CREDENTIAL_DISABLED)
@@ -326,6 +381,16 @@ async def test_whmcs_credential_rotation(system: RotationSystem, save_history: S
     await old_credential.aclose()
     await other_process.aclose()
     await save_history(rotated.handle, "rotate_credential_whmcs_api")
+
+
+@pytest.mark.parametrize("stage", [stage_with_cli_stdin, stage_with_cli_file])
+async def test_portalctl_rotate_stage_reads_the_secret_from_stdin_or_a_file(
+    system: RotationSystem, stage: Stage
+) -> None:
+    rotated = await rotate_whmcs_credential(system, stage)
+
+    assert rotated.result.active_version == 2
+    await system.integrations.whmcs.get_clients(limit=1)
 
 
 async def test_freebit_key_rotation(system: RotationSystem, save_history: SaveHistory) -> None:
