@@ -13,7 +13,6 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from emulators.salesforce import SalesforceEmulatorControl
@@ -21,12 +20,10 @@ from emulators.whmcs import API_PATH, WhmcsEmulatorControl
 from integrations.config import DatabaseSettings
 from integrations.database import open_pool
 from integrations.id_mappings import IdMappings
-from integrations.temporal import bundled_binary
-from starters.local_services import free_port, fresh_database
+from starters.local_services import free_port, fresh_database, start_dev_server
 from tests.support.bulk_orders import OrderFactory
 from tests.support.portal_processes import PORTALCTL, PortalProcess, portal_processes
 from tests.support.redis_server import running_redis_server
-from workflows import search_attributes
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORG_API_LIMIT = 10_000_000
@@ -109,12 +106,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     compile_bytecode()
     async with AsyncExitStack() as stack:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=bundled_binary("temporal"),
-            search_attributes=search_attributes.ALL,
-            dev_server_log_level="error",
-        )
+        env = await start_dev_server()
         stack.push_async_callback(env.shutdown)
         database_url = await stack.enter_async_context(
             fresh_database(ADMIN_URL, f"portal_bench_{uuid.uuid4().hex[:8]}")

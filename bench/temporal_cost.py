@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import psutil
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.conditions import machine_conditions
 from bench.noop_workflow import NoopActivities, noop
-from integrations.temporal import bundled_binary
+from starters.local_services import start_dev_server
 from workers.worker import WORKFLOW_RUNNER
 
 TASK_QUEUE = "temporal-cost"
@@ -41,9 +40,7 @@ class Cost:
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=bundled_binary("temporal"), dev_server_log_level="error"
-    ) as env:
+    async with await start_dev_server() as env:
         server = _dev_server()
         async with Worker(
             env.client,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.config import (
@@ -30,7 +29,6 @@ from integrations.config import (
     load,
 )
 from integrations.logging import configure_logging
-from integrations.temporal import bundled_binary
 from starters.bridge import opened_bridge
 from starters.demo_scenario import (
     OrderSample,
@@ -39,10 +37,15 @@ from starters.demo_scenario import (
     follow_until_activated,
     request_sim_sample,
 )
-from starters.local_services import free_port, fresh_database, postgres_server_url, redis_url
+from starters.local_services import (
+    free_port,
+    fresh_database,
+    postgres_server_url,
+    redis_url,
+    start_dev_server,
+)
 from starters.local_vendors import LocalVendors, running_vendor_emulators
 from workers.worker import Integrations, open_integrations, running_workers
-from workflows import search_attributes
 from workflows.provision_order_models import ProvisionPolicy
 
 DEMO_DIR = Path(".demo")
@@ -108,15 +111,7 @@ async def _running_system(
     temporal_port, ui_port = _preferred_or_free(7233), _preferred_or_free(8233)
     console.print(f"Starting the Temporal dev server on :{temporal_port}, UI on :{ui_port} ...")
     async with AsyncExitStack() as stack:
-        env = await WorkflowEnvironment.start_local(
-            port=temporal_port,
-            ui=True,
-            ui_port=ui_port,
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=bundled_binary("temporal"),
-            search_attributes=search_attributes.ALL,
-            dev_server_log_level="error",
-        )
+        env = await start_dev_server(port=temporal_port, ui=True, ui_port=ui_port)
         stack.push_async_callback(env.shutdown)
         integrations = await stack.enter_async_context(
             open_integrations(

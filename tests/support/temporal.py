@@ -15,6 +15,7 @@ from integrations.temporal import (
     bundled_binary,
     register_search_attributes,
 )
+from starters.local_services import start_dev_server
 from workflows import search_attributes
 
 TIME_SKIPPING = "time-skipping"
@@ -29,11 +30,7 @@ async def workflow_environment(kind: str) -> AsyncIterator[WorkflowEnvironment]:
             test_server_existing_path=bundled_binary("temporal-test-server"),
         )
     elif kind == LOCAL:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=bundled_binary("temporal"),
-            search_attributes=search_attributes.ALL,
-        )
+        env = await start_dev_server()
     else:
         client = await Client.connect(kind, data_converter=pydantic_data_converter)
         env = WorkflowEnvironment.from_client(client)
