@@ -20,7 +20,7 @@ from emulators.whmcs import API_PATH, WhmcsEmulatorControl
 from integrations.config import DatabaseSettings
 from integrations.database import open_pool
 from integrations.id_mappings import IdMappings
-from starters.local_services import free_port, fresh_database, start_dev_server
+from starters.demo.local_services import free_port, fresh_database, start_dev_server
 from tests.support.bulk_orders import OrderFactory
 from tests.support.portal_processes import PORTALCTL, PortalProcess, portal_processes
 from tests.support.redis_server import running_redis_server

@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 
 from bench.conditions import machine_conditions
 from bench.noop_workflow import NoopActivities, noop
-from starters.local_services import start_dev_server
+from starters.demo.local_services import start_dev_server
 from workers.worker import WORKFLOW_RUNNER
 
 TASK_QUEUE = "temporal-cost"

@@ -20,8 +20,8 @@ from integrations.database import apply_migrations
 from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
 from integrations.logging import configure_logging
 from integrations.redis_connection import redis_client
-from starters.local_services import fresh_database
-from starters.local_vendors import LocalVendors, running_vendor_emulators
+from starters.demo.local_services import fresh_database
+from starters.demo.local_vendors import LocalVendors, running_vendor_emulators
 from tests.support.openssh import OpenSshServer, running_openssh
 from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
 from workers.worker import Integrations, open_integrations, running_workers

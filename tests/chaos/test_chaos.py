@@ -29,9 +29,9 @@ from emulators.faults import Fault, FaultKind
 from emulators.salesforce import ORDER_PROVISION_CHANNEL
 from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
-from starters.bridge import opened_bridge
-from starters.event_intake import IntakeOutcome
-from starters.local_vendors import LocalVendors
+from starters.bridge.event_bridge import opened_bridge
+from starters.bridge.intake import IntakeOutcome
+from starters.demo.local_vendors import LocalVendors
 from tests.support.bulk_orders import BulkOrder, OrderFactory
 from tests.support.polling import wait_until
 from tests.support.portal_processes import PortalProcess, portal_processes

@@ -28,11 +28,11 @@ from temporalio.testing import WorkflowEnvironment
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
 from integrations.config import PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
-from starters.bridge import EventBridge, opened_bridge
-from starters.event_intake import IntakeOutcome
-from starters.local_vendors import LocalVendors
+from starters.bridge.event_bridge import EventBridge, opened_bridge
+from starters.bridge.intake import IntakeOutcome
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from starters.provisioning import provision_workflow_id
-from starters.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from tests.conftest import TEST_REDIS_URL
 from tests.support.polling import wait_until
 from tests.support.redis_server import running_redis_server

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from integrations.config import DatabaseSettings
-from starters.cli import app
-from starters.local_vendors import LocalVendors
+from starters.cli.app import app
+from starters.demo.local_vendors import LocalVendors
 from tests.conftest import TEST_REDIS_URL
 
 CHECKED = ["salesforce", "whmcs", "freebit", "redis", "database"]

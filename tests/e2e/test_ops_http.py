@@ -30,7 +30,7 @@ from integrations.health.status import ApiUsage, HealthResult, HealthStatus, Int
 from integrations.health.store import record_result
 from integrations.metrics import free_loopback_port, temporal_metrics_runtime
 from integrations.redis_connection import redis_client
-from starters.ops_http import BRIDGE_NEEDS, WORKER_NEEDS, listen, ops_app, serving
+from starters.services.ops_http import BRIDGE_NEEDS, WORKER_NEEDS, listen, ops_app, serving
 from tests.support.redis_server import RedisServer, running_redis_server
 
 NOWHERE = DatabaseSettings(DATABASE_URL="postgresql://postgres@127.0.0.1:1/postgres")

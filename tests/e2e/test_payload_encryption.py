@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from integrations.config import PayloadEncryptionSettings, TemporalSettings
 from integrations.payload_codec import ENCODING, KEY_ID_METADATA
 from integrations.temporal import connect
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import create_sample_order
 from starters.provisioning import provision_workflow_id, request_provisioning
-from starters.sample_orders import create_sample_order
 from workers.worker import Integrations, running_workers
 from workflows.provision_order_models import ProvisionOutcome, ProvisionPolicy
 

@@ -11,9 +11,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from emulators.faults import Fault, FaultKind
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from starters.provisioning import request_provisioning
-from starters.sample_orders import SampleOrderSpec, create_sample_order
 from tests.conftest import SaveHistory
 from tests.support.polling import wait_until
 from workers.worker import Integrations

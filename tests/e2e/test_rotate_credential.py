@@ -49,8 +49,8 @@ from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore
 from integrations.sftp import connect
 from integrations.whmcs.client import WhmcsClient
-from starters.cli import app
-from starters.local_vendors import CONSUMER_KEY, LocalVendors
+from starters.cli.app import app
+from starters.demo.local_vendors import CONSUMER_KEY, LocalVendors
 from starters.records import start_import
 from starters.rotation import (
     RotationRefusedError,

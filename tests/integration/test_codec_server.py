@@ -14,7 +14,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from emulators.server import EmulatorServer
 from integrations.config import CodecServerSettings
 from integrations.payload_codec import ENCODING, AesGcmPayloadCodec
-from starters.codec_server import codec_app
+from starters.services.codec_server import codec_app
 
 UI_ORIGIN = "http://localhost:8080"
 TOKEN = "Bearer ui-operator-token"

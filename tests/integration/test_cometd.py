@@ -22,7 +22,7 @@ from integrations.salesforce.streaming import (
     PlatformEvent,
     StreamingError,
 )
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 
 CHANNEL = ORDER_PROVISION_CHANNEL
 REPLAY_NEW = -1

@@ -24,7 +24,7 @@ from integrations.health.status import (
 from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 from tests.support.redis_server import RedisServer, running_redis_server
 
 CLIENT_TIMEOUT_MS = 20_000

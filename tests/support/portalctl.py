@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings
 from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
-from starters.cli import app
+from starters.cli.app import app
 
 APPLICATION_PACKAGES = (
     "workflows",

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from integrations.config import DatabaseSettings, SecretsSettings
 from integrations.database import apply_migrations
 from integrations.secrets.kinds import CredentialKind
-from starters.local_services import fresh_database
+from starters.demo.local_services import fresh_database
 from workflows.rotate_credential_models import rotation_workflow_id
 
 

@@ -15,7 +15,7 @@ from integrations.temporal import (
     bundled_binary,
     register_search_attributes,
 )
-from starters.local_services import start_dev_server
+from starters.demo.local_services import start_dev_server
 from workflows import search_attributes
 
 TIME_SKIPPING = "time-skipping"

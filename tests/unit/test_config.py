@@ -2,7 +2,7 @@ import pytest
 from typer.testing import CliRunner
 
 from integrations.config import ConfigurationError, DatabaseSettings, WhmcsSettings, load
-from starters.cli import app
+from starters.cli.app import app
 from starters.provisioning import ProvisioningSettings
 
 WHMCS_ENV = {

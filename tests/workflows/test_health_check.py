@@ -25,7 +25,7 @@ from integrations.health.probes import HealthProbes
 from integrations.health.status import HealthResult, HealthStatus, Integration, LatencyThresholds
 from integrations.health.store import StoredHealth, latest_results
 from integrations.redis_connection import redis_client
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 from tests.conftest import TEST_REDIS_URL, SaveHistory
 from workers.worker import WORKFLOW_RUNNER, Integrations, running_workers
 from workflows.health_check import HealthCheck

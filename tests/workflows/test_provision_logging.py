@@ -8,9 +8,9 @@ import json
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from starters.provisioning import request_provisioning
-from starters.sample_orders import SampleOrderSpec, create_sample_order
 from workers.worker import Integrations
 from workflows.provision_order_models import ProvisionPolicy, ProvisionStep
 

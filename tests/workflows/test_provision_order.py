@@ -13,9 +13,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from emulators.faults import Fault, FaultKind
 from integrations.salesforce.models import ActivationStatus
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import (
+    SampleOrder,
+    SampleOrderSpec,
+    SampleProduct,
+    create_sample_order,
+)
 from starters.provisioning import request_provisioning
-from starters.sample_orders import SampleOrder, SampleOrderSpec, SampleProduct, create_sample_order
 from workers.worker import Integrations
 from workflows.provision_order import ALREADY_IN_PROGRESS, ProvisionOrder
 from workflows.provision_order_models import (

@@ -23,7 +23,7 @@ from emulators.faults import Fault, FaultKind
 from emulators.freebit import NewSimAccount
 from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
 from integrations.redis_connection import redis_client
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
 from tests.conftest import TEST_REDIS_URL, SaveHistory
 from tests.support.temporal import workflow_environment

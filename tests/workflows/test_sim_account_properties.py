@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from emulators.freebit import NewSimAccount
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
 from tests.support.temporal import workflow_environment
 from workers.worker import Integrations, running_workers

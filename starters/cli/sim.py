@@ -10,7 +10,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.config import load
-from starters.cli_support import fail, run, temporal_client
+from starters.cli.support import fail, run, temporal_client
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
 from workflows.sim_account import SimAccount
 from workflows.sim_account_models import (

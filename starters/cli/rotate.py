@@ -19,7 +19,7 @@ from integrations.config import DatabaseSettings, SecretsSettings, load
 from integrations.secrets.kinds import CredentialKind
 from integrations.secrets.material import MalformedSecretError
 from integrations.secrets.store import SecretStore
-from starters.cli_support import fail, run, temporal_client
+from starters.cli.support import fail, run, temporal_client
 from starters.rotation import (
     RotationRefusedError,
     RotationSettings,

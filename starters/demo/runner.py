@@ -29,22 +29,22 @@ from integrations.config import (
     load,
 )
 from integrations.logging import configure_logging
-from starters.bridge import opened_bridge
-from starters.demo_scenario import (
-    OrderSample,
-    approve_order_samples,
-    follow_sim_sample,
-    follow_until_activated,
-    request_sim_sample,
-)
-from starters.local_services import (
+from starters.bridge.event_bridge import opened_bridge
+from starters.demo.local_services import (
     free_port,
     fresh_database,
     postgres_server_url,
     redis_url,
     start_dev_server,
 )
-from starters.local_vendors import LocalVendors, running_vendor_emulators
+from starters.demo.local_vendors import LocalVendors, running_vendor_emulators
+from starters.demo.scenario import (
+    OrderSample,
+    approve_order_samples,
+    follow_sim_sample,
+    follow_until_activated,
+    request_sim_sample,
+)
 from workers.worker import Integrations, open_integrations, running_workers
 from workflows.provision_order_models import ProvisionPolicy
 

@@ -12,8 +12,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.config import PlatformEventSettings, ReplayMode, load
-from starters.cli_support import configured_bridge, fail, run, temporal_client
-from starters.event_intake import IntakeOutcome
+from starters.bridge.intake import IntakeOutcome
+from starters.cli.support import configured_bridge, fail, run, temporal_client
 from starters.provisioning import (
     InvalidOrderIdError,
     ProvisioningSettings,

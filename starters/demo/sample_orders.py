@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from emulators.whmcs import NewClient
 from integrations.id_mappings import IdMapping, IdMappings
 from integrations.salesforce.models import ActivationStatus
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
 
 
 @dataclass(frozen=True)

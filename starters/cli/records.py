@@ -10,7 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from temporalio.client import WorkflowFailureError
 
 from integrations.config import RecordsSettings, load
-from starters.cli_support import fail, run, temporal_client
+from starters.cli.support import fail, run, temporal_client
 from starters.records import download_progress, start_import
 from workflows.import_call_records import ImportCallRecords
 from workflows.import_call_records_models import (

@@ -30,7 +30,7 @@ from integrations.config import (
     load,
 )
 from integrations.payload_codec import AesGcmPayloadCodec, UnknownEncryptionKeyError
-from starters.cli_support import run
+from starters.cli.support import run
 
 UI_REQUEST_HEADERS = ["Content-Type", "X-Namespace", "Authorization"]
 

@@ -23,7 +23,7 @@ from integrations.health.probes import HealthProbes
 from integrations.health.status import SEED_THRESHOLDS, HealthResult, HealthStatus
 from integrations.redis_connection import redis_client
 from integrations.secrets.provider import StoredCredentials
-from starters.cli_support import run
+from starters.cli.support import run
 from workers.worker import IntegrationSettings, open_stored_credentials, open_vendor_clients
 
 STATUS_STYLES = {

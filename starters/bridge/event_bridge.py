@@ -29,7 +29,7 @@ from integrations.salesforce.streaming import (
     PlatformEvent,
     PlatformEventTransport,
 )
-from starters.event_intake import IntakeOutcome, ProvisionIntake
+from starters.bridge.intake import IntakeOutcome, ProvisionIntake
 from workflows.provision_order_models import ProvisionPolicy
 
 log = structlog.get_logger(__name__)

@@ -16,18 +16,18 @@ from integrations.config import (
     RedisSettings,
     load,
 )
-from starters.cli_support import configured_bridge, run, temporal_client
-from starters.codec_server import codec_server
-from starters.demo import prepare_work_dir, run_demo
-from starters.health_cli import health
-from starters.local_sftp import records_month_option, running_sftp_emulator
-from starters.local_vendors import running_vendor_emulators
-from starters.ops_http import OpsEndpoint
-from starters.order_cli import order_app
-from starters.records_cli import records_app
-from starters.rotate_cli import rotate_app
-from starters.schedules_cli import schedules_app
-from starters.sim_cli import sim_app
+from starters.cli.health import health
+from starters.cli.order import order_app
+from starters.cli.records import records_app
+from starters.cli.rotate import rotate_app
+from starters.cli.schedules import schedules_app
+from starters.cli.sim import sim_app
+from starters.cli.support import configured_bridge, run, temporal_client
+from starters.demo.local_sftp import records_month_option, running_sftp_emulator
+from starters.demo.local_vendors import running_vendor_emulators
+from starters.demo.runner import prepare_work_dir, run_demo
+from starters.services.codec_server import codec_server
+from starters.services.ops_http import OpsEndpoint
 from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
 
 app = typer.Typer(

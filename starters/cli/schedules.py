@@ -7,7 +7,7 @@ import os
 import typer
 
 from integrations.config import RecordsSettings, load
-from starters.cli_support import run, temporal_client
+from starters.cli.support import run, temporal_client
 from starters.schedules import apply_schedules, system_schedules
 
 schedules_app = typer.Typer(help="Temporal Schedules of this system.", no_args_is_help=True)

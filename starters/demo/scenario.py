@@ -13,9 +13,9 @@ from temporalio.service import RPCError
 from emulators.freebit import DEFAULT_PLAN_CODES, NewSimAccount
 from integrations.id_mappings import IdMappings
 from integrations.salesforce.models import ActivationStatus
-from starters.local_vendors import LocalVendors
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from starters.provisioning import provision_workflow_id
-from starters.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
 from workflows.provision_order import ProvisionOrder
 from workflows.provision_order_models import ProvisionStatus

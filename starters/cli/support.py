@@ -27,8 +27,8 @@ from integrations.salesforce.streaming import PlatformEvent
 from integrations.secrets.bootstrap import SeedCredentials, open_credentials
 from integrations.secrets.kinds import CredentialKind
 from integrations.temporal import connect
-from starters.bridge import EventBridge, opened_bridge
-from starters.event_intake import IntakeOutcome
+from starters.bridge.event_bridge import EventBridge, opened_bridge
+from starters.bridge.intake import IntakeOutcome
 from starters.provisioning import ProvisioningSettings
 
 ResultT = TypeVar("ResultT")
