@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
-from integrations.call_records.format import RecordKind
-from integrations.call_records.loader import ImportedFile, import_month_file
+from contracts.records import IMPORT_FILE, ImportedFile, ImportFileRequest
+from integrations.call_records.loader import import_month_file
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.errors import BusinessError
 from integrations.secrets.provider import CredentialSource
@@ -15,12 +14,6 @@ from integrations.secrets.provider import CredentialSource
 class SftpNotConfiguredError(BusinessError):
     def __init__(self) -> None:
         super().__init__("ECONFIG", "SFTP is not configured on this worker (set SFTP_HOST ...)")
-
-
-class ImportFileRequest(BaseModel):
-    kind: RecordKind
-    month: str
-    """YYYYMM"""
 
 
 class CallRecordsActivities:
@@ -35,7 +28,7 @@ class CallRecordsActivities:
         self._database = database
         self._private_key = private_key
 
-    @activity.defn
+    @activity.defn(name=IMPORT_FILE.name)
     def import_file(self, request: ImportFileRequest) -> ImportedFile:
         """Download and load one file, heartbeating the bytes read; replaces its month.
 

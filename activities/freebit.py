@@ -10,32 +10,29 @@ failed ("outcome unknown") instead of risking a second top-up.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from contracts.sim import (
+    ADD_QUOTA,
+    CANCEL_ACCOUNT,
+    CHANGE_NETWORK_TYPE,
+    CHANGE_PLAN,
+    CHANGE_VOICE_OPTIONS,
+    CancellationCall,
+    NetworkTypeCall,
+    PlanChangeCall,
+    TopUpCall,
+    VoiceOptionsCall,
+)
 from integrations.errors import BusinessError, IntegrationError
 from integrations.freebit.client import FreebitClient
 from integrations.freebit.errors import AMBIGUOUS_ERROR_CODES
-from integrations.freebit.models import AccountDetail, ContractLine
+from integrations.freebit.models import AccountDetail
 from integrations.operation_journal import CallState, OperationJournal
-from workflows.sim_account_models import (
-    Cancellation,
-    NetworkTypeChange,
-    PlanChange,
-    QuotaTopUp,
-    SimOperation,
-    VoiceOptionsChange,
-)
 
 AlreadyApplied = Callable[[AccountDetail], bool]
-
-
-class FreebitOperationRequest(BaseModel):
-    op_id: str
-    account: str
-    operation: SimOperation
+OperationCall = PlanChangeCall | TopUpCall | NetworkTypeCall | VoiceOptionsCall | CancellationCall
 
 
 class OutcomeUnknownError(BusinessError):
@@ -52,68 +49,55 @@ class FreebitActivities:
         self._client = client
         self._journal = journal
 
-    @activity.defn
-    async def change_plan(self, request: FreebitOperationRequest) -> None:
+    @activity.defn(name=CHANGE_PLAN.name)
+    async def change_plan(self, request: PlanChangeCall) -> None:
         plan = request.operation
-        assert isinstance(plan, PlanChange)
         await self._once(
             request,
-            lambda: self._client.change_plan(
-                request.account, plan.plan_code, run_time=plan.run_time
-            ),
+            lambda: self._client.change_plan(request.account, plan),
             already_applied=None if plan.run_time else lambda d: d.plan_code == plan.plan_code,
         )
 
-    @activity.defn
-    async def add_quota(self, request: FreebitOperationRequest) -> None:
-        top_up = request.operation
-        assert isinstance(top_up, QuotaTopUp)
+    @activity.defn(name=ADD_QUOTA.name)
+    async def add_quota(self, request: TopUpCall) -> None:
         await self._once(
             request,
-            lambda: self._client.add_quota(request.account, top_up.quota_mb, expire=top_up.expire),
+            lambda: self._client.add_quota(request.account, request.operation),
             already_applied=None,
         )
 
-    @activity.defn
-    async def change_network_type(self, request: FreebitOperationRequest) -> None:
+    @activity.defn(name=CHANGE_NETWORK_TYPE.name)
+    async def change_network_type(self, request: NetworkTypeCall) -> None:
         change = request.operation
-        assert isinstance(change, NetworkTypeChange)
         await self._once(
             request,
-            lambda: self._client.change_network_type(
-                request.account, cast(ContractLine, change.contract_line)
-            ),
+            lambda: self._client.change_network_type(request.account, change),
             already_applied=lambda d: d.contract_line == change.contract_line,
         )
 
-    @activity.defn
-    async def change_voice_options(self, request: FreebitOperationRequest) -> None:
+    @activity.defn(name=CHANGE_VOICE_OPTIONS.name)
+    async def change_voice_options(self, request: VoiceOptionsCall) -> None:
         change = request.operation
-        assert isinstance(change, VoiceOptionsChange)
         await self._once(
             request,
-            lambda: self._client.change_voice_options(
-                request.account, voice_mail=change.voice_mail, call_waiting=change.call_waiting
-            ),
+            lambda: self._client.change_voice_options(request.account, change),
             already_applied=lambda d: (
                 change.voice_mail in (None, d.voice_mail)
                 and change.call_waiting in (None, d.call_waiting)
             ),
         )
 
-    @activity.defn
-    async def cancel_account(self, request: FreebitOperationRequest) -> None:
-        cancellation = request.operation
-        assert isinstance(cancellation, Cancellation)
+    @activity.defn(name=CANCEL_ACCOUNT.name)
+    async def cancel_account(self, request: CancellationCall) -> None:
         await self._once(
             request,
-            lambda: self._client.cancel_account(request.account, run_date=cancellation.run_date),
+            lambda: self._client.cancel_account(request.account, request.operation),
             already_applied=lambda d: d.cancellation_requested,
         )
 
     async def _once(
         self,
-        request: FreebitOperationRequest,
+        request: OperationCall,
         call: Callable[[], Awaitable[None]],
         *,
         already_applied: AlreadyApplied | None,

@@ -12,10 +12,16 @@ import logging
 from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 
+from contracts.health import (
+    CHECK_INTEGRATION,
+    RECORD_HEALTH,
+    HealthCheckInput,
+    HealthCheckResult,
+    HealthResult,
+    HealthStatus,
+)
 from integrations.health.probes import HealthProbes
-from integrations.health.status import HealthResult, HealthStatus
 from integrations.health.store import record_result
-from workflows.health_check_models import HealthCheckInput, HealthCheckResult
 
 ALERT_EVENT = "Integration health changed"
 
@@ -25,11 +31,11 @@ class HealthActivities:
         self._probes = probes
         self._pool = pool
 
-    @activity.defn
+    @activity.defn(name=CHECK_INTEGRATION.name)
     async def check_integration(self, request: HealthCheckInput) -> HealthResult:
         return await self._probes.check(request.integration)
 
-    @activity.defn
+    @activity.defn(name=RECORD_HEALTH.name)
     async def record_health(self, result: HealthResult) -> HealthCheckResult:
         async with self._pool.connection() as connection:
             previous = await record_result(connection, result)

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from contracts.provisioning import MAP_ORDER, MappedLine, Order, OrderItem, OrderMapping
 from integrations.errors import BusinessError
 from integrations.id_mappings import IdMappings
-from integrations.salesforce.models import Order, OrderItem
-from integrations.whmcs.models import OrderLine
-
-
-class MappedLine(OrderLine):
-    order_item_id: str
-
-
-class OrderMapping(BaseModel):
-    whmcs_client_id: int
-    lines: list[MappedLine]
 
 
 class MappingMissingError(BusinessError):
@@ -56,7 +45,7 @@ class MappingActivities:
     def __init__(self, id_mappings: IdMappings) -> None:
         self._id_mappings = id_mappings
 
-    @activity.defn
+    @activity.defn(name=MAP_ORDER.name)
     async def map_order(self, order: Order) -> OrderMapping:
         """Map the whole order or fail with one report naming every unmapped piece."""
         client = (

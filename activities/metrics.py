@@ -10,9 +10,9 @@ from typing import Any
 
 from temporalio import activity, worker
 
+from contracts.task_queues import TaskQueues
 from integrations.errors import IntegrationError
 from integrations.metrics import ERRORS, REQUEST_SECONDS
-from workflows.task_queues import TaskQueues
 
 BASE_QUEUE = "portal"
 _VENDOR_QUEUES = [name for name in TaskQueues.model_fields if name != BASE_QUEUE]

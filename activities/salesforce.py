@@ -6,42 +6,36 @@ pool. Every write is idempotent, so a retried attempt is harmless.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from contracts.provisioning import (
+    LOAD_ORDER,
+    MARK_ORDER_ACTIVATED,
+    MARK_ORDER_ACTIVATING,
+    MARK_ORDER_FAILED,
+    ActivationFailure,
+    ActivationStatus,
+    ActivationSuccess,
+    Order,
+    OrderRef,
+)
 from integrations.salesforce.client import SalesforceClient
-from integrations.salesforce.models import ActivationStatus, Order, RecordUpdate
+from integrations.salesforce.models import RecordUpdate
 
 COMPOSITE_BATCH_SIZE = 200
 """Most records one composite/sobjects request accepts."""
-
-
-class OrderRef(BaseModel):
-    order_id: str
-
-
-class ActivationFailure(BaseModel):
-    order_id: str
-    error_code: str
-    error_message: str
-
-
-class ActivationSuccess(BaseModel):
-    order_id: str
-    whmcs_order_id: int
-    service_ids_by_item: dict[str, int]
 
 
 class SalesforceActivities:
     def __init__(self, client: SalesforceClient) -> None:
         self._client = client
 
-    @activity.defn
+    @activity.defn(name=LOAD_ORDER.name)
     def load_order(self, request: OrderRef) -> Order:
         """The Order, its items and their Product2 fields, in one query."""
         return self._client.get_order(request.order_id)
 
-    @activity.defn
+    @activity.defn(name=MARK_ORDER_ACTIVATING.name)
     def mark_order_activating(self, request: OrderRef) -> None:
         self._client.update_record(
             "Order",
@@ -53,7 +47,7 @@ class SalesforceActivities:
             },
         )
 
-    @activity.defn
+    @activity.defn(name=MARK_ORDER_FAILED.name)
     def mark_order_failed(self, request: ActivationFailure) -> None:
         self._client.update_record(
             "Order",
@@ -65,7 +59,7 @@ class SalesforceActivities:
             },
         )
 
-    @activity.defn
+    @activity.defn(name=MARK_ORDER_ACTIVATED.name)
     def mark_order_activated(self, request: ActivationSuccess) -> None:
         """Order and every item in as few composite requests as the API allows (usually one)."""
         updates = [

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from contracts.provisioning import (
+    ACCEPT_ORDER,
+    CREATE_PAYABLE_ORDER,
+    AcceptOrderRequest,
+    AddOrderResult,
+    CreateOrderRequest,
+)
 from integrations.errors import BusinessError
 from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
-from integrations.whmcs.models import AddOrderRequest, AddOrderResult, OrderLine
+from integrations.whmcs.models import AddOrderRequest
 
 
 class PaymentMethodMissingError(BusinessError):
+    """Its class name is the failure type ProvisionOrder recognises (PAYMENT_METHOD_MISSING)."""
+
     def __init__(self) -> None:
         super().__init__("409", "Payment method missing")
 
@@ -20,44 +28,22 @@ def order_marker(sf_order_id: str) -> str:
     return f"sfOrderId={sf_order_id}"
 
 
-class ClientRef(BaseModel):
-    client_id: int
-
-
-class CreateOrderRequest(BaseModel):
-    sf_order_id: str
-    client_id: int
-    lines: list[OrderLine]
-
-
-class AcceptOrderRequest(BaseModel):
-    order_id: int
-
-
 class WhmcsActivities:
     def __init__(self, client: WhmcsClient, payment_method: str) -> None:
         self._client = client
         self._payment_method = payment_method
 
-    @activity.defn
-    async def require_payment_method(self, request: ClientRef) -> None:
-        await self._require_payment_method(request.client_id)
-
-    @activity.defn
+    @activity.defn(name=CREATE_PAYABLE_ORDER.name)
     async def create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
-        """The payment-method gate, then `create_order`, in one activity: the gate is a read and
-        the create is idempotent, so retrying both together is safe. A type of its own, so that
-        a worker from before it fails the task instead of creating without the gate."""
-        await self._require_payment_method(request.client_id)
-        return await self.create_order(request)
-
-    @activity.defn
-    async def create_order(self, request: CreateOrderRequest) -> AddOrderResult:
-        """AddOrder, unless an earlier attempt already committed it (then return that one).
+        """The payment-method gate, then AddOrder unless an earlier attempt already committed
+        it (then that order is returned). The gate is a read and the create is idempotent, so
+        retrying both together is safe.
 
         An attempt can time out after WHMCS committed the order; the marker in the notes
         lets the next attempt find it instead of adding a second order.
         """
+        if not await self._client.get_pay_methods(request.client_id):
+            raise PaymentMethodMissingError()
         marker = order_marker(request.sf_order_id)
         existing = await self._client.find_order_by_note(request.client_id, marker)
         if existing is not None:
@@ -74,7 +60,7 @@ class WhmcsActivities:
             )
         )
 
-    @activity.defn
+    @activity.defn(name=ACCEPT_ORDER.name)
     async def accept_order(self, request: AcceptOrderRequest) -> None:
         """AcceptOrder; an order that is already Active counts as accepted."""
         try:
@@ -84,7 +70,3 @@ class WhmcsActivities:
             if not any(order.status == "Active" for order in page.orders):
                 raise
             activity.logger.info("WHMCS order already accepted")
-
-    async def _require_payment_method(self, client_id: int) -> None:
-        if not await self._client.get_pay_methods(client_id):
-            raise PaymentMethodMissingError()

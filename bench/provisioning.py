@@ -32,14 +32,20 @@ from pathlib import Path
 import psutil
 
 from activities.mapping import MappingActivities
-from activities.salesforce import ActivationSuccess, OrderRef, SalesforceActivities
-from activities.whmcs import AcceptOrderRequest, CreateOrderRequest, WhmcsActivities
+from activities.salesforce import SalesforceActivities
+from activities.whmcs import WhmcsActivities
 from bench.conditions import machine_conditions
 from bench.stack import Stack, running_stack
+from contracts.provisioning import (
+    AcceptOrderRequest,
+    ActivationSuccess,
+    CreateOrderRequest,
+    OrderRef,
+)
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
 from tests.support.bulk_orders import BulkOrder
-from workers.worker import Integrations, IntegrationSettings, open_integrations
+from workers.dependencies import Integrations, WorkerSettings, open_integrations
 
 POLL_SECONDS = 0.25
 WARM_UP_ORDERS = 20
@@ -222,7 +228,7 @@ async def _direct(stack: Stack, count: int) -> tuple[float, dict[str, Counter[st
     saved = dict(os.environ)
     os.environ.update(stack.environment)
     try:
-        settings = IntegrationSettings.from_environment()
+        settings = WorkerSettings.from_environment()
     finally:
         os.environ.clear()
         os.environ.update(saved)

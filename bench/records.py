@@ -24,9 +24,10 @@ from pathlib import Path
 import psycopg
 
 from bench.conditions import machine_conditions
+from contracts.records import ImportedFile, RecordKind
 from emulators.sftp import SftpEmulator
-from integrations.call_records.format import RecordKind, column_names
-from integrations.call_records.loader import ImportedFile, import_month_file
+from integrations.call_records.format import column_names
+from integrations.call_records.loader import import_month_file
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.database import apply_migrations
 

@@ -25,7 +25,6 @@ from temporalio.worker import Worker
 from bench.conditions import machine_conditions
 from bench.noop_workflow import NoopActivities, noop
 from starters.demo.local_services import start_dev_server
-from workers.worker import WORKFLOW_RUNNER
 
 TASK_QUEUE = "temporal-cost"
 ACTIVITY_COUNTS = (0, 2, 4, 6)
@@ -47,7 +46,6 @@ async def main(args: argparse.Namespace) -> None:
             task_queue=TASK_QUEUE,
             workflows=[NoopActivities],
             activities=[noop],
-            workflow_runner=WORKFLOW_RUNNER,
         ):
             await _batch(env.client, server, 0, IN_FLIGHT)  # warm up
             costs = [

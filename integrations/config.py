@@ -8,7 +8,6 @@ status` does not demand WHMCS credentials. A missing or malformed value raises
 from __future__ import annotations
 
 import base64
-import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -25,24 +24,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> Any:
-    """Accept "30m", "1h30m", "5s", "250ms", "30d" besides what pydantic takes (seconds, ISO)."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip().lower()
-    if text.replace(".", "", 1).isdigit():
-        return timedelta(seconds=float(text))
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(number + unit for number, unit in parts) != text:
-        return value
-    return timedelta(seconds=sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+from contracts.durations import Duration
+from contracts.provisioning import ProvisionPolicy
+from contracts.records import RecordsPolicy
+from contracts.rotation import RotationPolicy
+from contracts.sim import SimAccountPolicy
 
 
 class ConfigurationError(Exception):
@@ -268,17 +254,39 @@ class SftpSettings(_Settings):
     )
 
 
-class RecordsSettings(_Settings):
-    """When the monthly detail files are looked for (RECORDS_*)."""
+class ProvisioningSettings(_Settings, ProvisionPolicy):
+    """PROVISION_*: the worker reads them; each order reads them from it once, as it starts."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVISION_")
+
+
+class SimAccountSettings(_Settings, SimAccountPolicy):
+    """FREEBIT_OPERATION_GAP, FREEBIT_NETWORK_TYPE_DELAY, FREEBIT_MAX_ATTEMPTS and the plan
+    codes a SIM may change to (FREEBIT_PLAN_CODES, comma-separated, required): the worker
+    reads them; each SIM's workflow reads them from it once, as it starts."""
+
+    model_config = SettingsConfigDict(env_prefix="FREEBIT_")
+
+    plan_codes: Annotated[list[str], NoDecode, Field(min_length=1)]
+
+    @field_validator("plan_codes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [code.strip() for code in value.split(",") if code.strip()]
+        return value
+
+
+class RecordsSettings(_Settings, RecordsPolicy):
+    """RECORDS_*: when the monthly detail files are looked for; read like PROVISION_*."""
 
     model_config = SettingsConfigDict(env_prefix="RECORDS_")
 
-    check_interval: Duration = Field(
-        default=timedelta(hours=6), description="wait between two looks for a missing file"
-    )
-    wait_deadline: Duration = Field(
-        default=timedelta(days=20), description="give up when a file is still missing after this"
-    )
+
+class RotationSettings(_Settings, RotationPolicy):
+    """ROTATION_*: how rotations remind and probe; read like PROVISION_*."""
+
+    model_config = SettingsConfigDict(env_prefix="ROTATION_")
 
 
 class SecretsSettings(_Settings):
@@ -363,3 +371,54 @@ def _describe(settings_class: type[BaseSettings], error: ValidationError) -> str
     shown = "" if "Secret" in str(field.annotation) else f" (got {first.get('input')!r})"
     message = first["msg"].removeprefix("Value error, ")
     return f"configuration error: {setting}: {message}{shown}"
+
+
+class WorkerDeploymentSettings(_Settings):
+    """Worker Versioning: the Worker Deployment the workers belong to and the build they run.
+
+    Every release is a new build id; Temporal pins or upgrades each workflow by it
+    (docs/deployment.md, "Releases: Worker Versioning"). `worker_build_id` unset: the package
+    version plus the git commit when the code runs from a checkout (`0.1.0+abc1234`), computed
+    by `workers.deployment.build_id`; an image sets it explicitly.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TEMPORAL_")
+
+    deployment_name: str = Field(
+        default="portal-workflows",
+        description="Worker Deployment name: letters, digits, '-' and '_' (no '.' or ':')",
+    )
+    worker_build_id: str | None = Field(
+        default=None,
+        description="this build's id: letters, digits, '.', '+', '-', '_'; unset: computed",
+    )
+
+    @field_validator("deployment_name")
+    @classmethod
+    def _deployment_name(cls, value: str) -> str:
+        if not _plain_name(value, punctuation="-_"):
+            raise ValueError(
+                "must be 1-255 letters, digits, '-' or '_' (Temporal joins it to the build id "
+                "with '.' and ':')"
+            )
+        return value
+
+    @field_validator("worker_build_id")
+    @classmethod
+    def _build_id(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # set but empty (`${BUILD_ID:-}`): computed, as when unset
+        if not _plain_name(value, punctuation="._+-"):
+            raise ValueError("must be 1-255 letters, digits, '.', '+', '-' or '_'")
+        return value
+
+
+def _plain_name(value: str, *, punctuation: str) -> bool:
+    """1-255 ASCII letters and digits, and `punctuation` after the first character."""
+    rest = value[1:].translate(str.maketrans("", "", punctuation))
+    return (
+        0 < len(value) <= 255
+        and value.isascii()
+        and value[0].isalnum()
+        and (not rest or rest.isalnum())
+    )

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.exposition import generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from integrations.health.status import Integration
+from contracts.health import Integration
 from integrations.health.store import StoredHealth
 
 LOOPBACK = "127.0.0.1"

@@ -20,7 +20,8 @@ from integrations.secrets.provider import CredentialSource
 
 
 class RemoteFileMissingError(BusinessError):
-    """The file is not (yet) on the server: the caller decides to wait, not to retry."""
+    """The file is not (yet) on the server: the caller decides to wait, not to retry. Its class
+    name is the failure type ImportCallRecords recognises (REMOTE_FILE_MISSING)."""
 
     def __init__(self, path: str) -> None:
         super().__init__("ENOENT", f"{path} is not on the SFTP server")

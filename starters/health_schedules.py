@@ -15,9 +15,8 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from integrations.health.status import Integration
+from contracts.health import HealthCheckInput, Integration
 from workflows.health_check import HealthCheck
-from workflows.health_check_models import HealthCheckInput
 
 CHECK_INTERVALS: dict[Integration, timedelta] = {
     Integration.SALESFORCE: timedelta(minutes=5),

@@ -1,12 +1,12 @@
 """Starting `ProvisionOrder`: the one place that knows its id and start semantics.
 
 Signal-with-start with USE_EXISTING: a duplicate or replayed request never makes a second
-workflow; for a Failed workflow that waits, the signal is a manual retry.
+workflow; for a Failed workflow that waits, the signal is a manual retry. How an order is
+retried (PROVISION_*) is the worker's setting, not the starter's.
 """
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -14,21 +14,15 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
-from integrations.salesforce.models import is_record_id
-from workflows.provision_order import ProvisionOrder
-from workflows.provision_order_models import (
+from contracts.provisioning import (
     ProvisionOrderInput,
     ProvisionOrderResult,
-    ProvisionPolicy,
     RetryRequest,
+    provision_workflow_id,
 )
+from integrations.salesforce.models import is_record_id
+from workflows.provision_order import ProvisionOrder
 from workflows.search_attributes import ORDER_ID
-
-
-class ProvisioningSettings(BaseSettings, ProvisionPolicy):
-    """PROVISION_MAX_ATTEMPTS, PROVISION_RETRY_INITIAL_INTERVAL, PROVISION_MANUAL_RETRY_WAIT."""
-
-    model_config = SettingsConfigDict(env_prefix="PROVISION_", extra="ignore", frozen=True)
 
 
 class InvalidOrderIdError(ValueError):
@@ -36,16 +30,11 @@ class InvalidOrderIdError(ValueError):
         super().__init__(f"{order_id!r} is not a Salesforce Order Id (15 or 18 letters/digits)")
 
 
-def provision_workflow_id(order_id: str) -> str:
-    return f"provision-{order_id}"
-
-
 async def request_provisioning(
     client: Client,
     order_id: str,
     *,
     task_queue: str,
-    policy: ProvisionPolicy,
     event_id: str | None = None,
     idem_key: str | None = None,
 ) -> WorkflowHandle[ProvisionOrder, ProvisionOrderResult]:
@@ -53,7 +42,7 @@ async def request_provisioning(
         raise InvalidOrderIdError(order_id)
     return await client.start_workflow(
         ProvisionOrder.run,
-        ProvisionOrderInput(order_id=order_id, idem_key=idem_key, event_id=event_id, policy=policy),
+        ProvisionOrderInput(order_id=order_id, idem_key=idem_key, event_id=event_id),
         id=provision_workflow_id(order_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

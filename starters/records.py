@@ -1,26 +1,18 @@
-"""Starting and following `ImportCallRecords`: the workflow id, the policy from RECORDS_*
-settings, the download progress of the file being imported."""
+"""Starting and following `ImportCallRecords`: the workflow id and the download progress of
+the file being imported."""
 
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from integrations.config import RecordsSettings
-from workflows.import_call_records import ImportCallRecords
-from workflows.import_call_records_models import (
+from contracts.records import (
     ImportCallRecordsInput,
     ImportCallRecordsResult,
-    RecordsPolicy,
     call_records_workflow_id,
     normalize_month,
 )
-
-
-def records_policy(settings: RecordsSettings) -> RecordsPolicy:
-    return RecordsPolicy(
-        check_interval=settings.check_interval, wait_deadline=settings.wait_deadline
-    )
+from workflows.import_call_records import ImportCallRecords
 
 
 async def download_progress(
@@ -39,13 +31,13 @@ async def download_progress(
 
 
 async def start_import(
-    client: Client, task_queue: str, month: str, settings: RecordsSettings
+    client: Client, task_queue: str, month: str
 ) -> WorkflowHandle[ImportCallRecords, ImportCallRecordsResult]:
     """Start the month's import, or attach to it when it is already running."""
     month = normalize_month(month)
     return await client.start_workflow(
         ImportCallRecords.run,
-        ImportCallRecordsInput(month=month, policy=records_policy(settings)),
+        ImportCallRecordsInput(month=month),
         id=call_records_workflow_id(month),
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

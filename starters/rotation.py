@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -15,33 +14,23 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from integrations.secrets.kinds import CredentialKind
-from integrations.secrets.material import staged_secret
-from integrations.secrets.store import SecretStore
-from workflows.rotate_credential import RotateCredential
-from workflows.rotate_credential_models import (
+from contracts.rotation import (
     ConfirmRequest,
+    CredentialKind,
     HandlerAnswer,
     HumanStep,
     RotateCredentialInput,
     RotateCredentialResult,
-    RotationPolicy,
     RotationStatus,
     StageRequest,
     rotation_workflow_id,
 )
+from integrations.secrets.material import staged_secret
+from integrations.secrets.store import SecretStore
+from workflows.rotate_credential import RotateCredential
 from workflows.search_attributes import CREDENTIAL_KIND
 
 RotationHandle = WorkflowHandle[RotateCredential, RotateCredentialResult]
-
-
-class RotationSettings(BaseSettings, RotationPolicy):
-    """ROTATION_REMINDER_INTERVAL, ROTATION_PROBE_INTERVAL, ROTATION_PROBE_DEADLINE."""
-
-    model_config = SettingsConfigDict(env_prefix="ROTATION_", extra="ignore", frozen=True)
-
-    def policy(self) -> RotationPolicy:
-        return RotationPolicy.model_validate(self.model_dump())
 
 
 class RotationRefusedError(Exception):
@@ -49,13 +38,13 @@ class RotationRefusedError(Exception):
 
 
 async def start_rotation(
-    client: Client, kind: CredentialKind, *, task_queue: str, policy: RotationPolicy
+    client: Client, kind: CredentialKind, *, task_queue: str
 ) -> RotationHandle:
     """Start the kind's rotation; RotationRefusedError while one is running (one per kind)."""
     try:
         return await client.start_workflow(
             RotateCredential.run,
-            RotateCredentialInput(kind=kind, policy=policy),
+            RotateCredentialInput(kind=kind),
             id=rotation_workflow_id(kind),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

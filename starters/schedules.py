@@ -28,11 +28,9 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from integrations.config import RecordsSettings
-from integrations.health.status import Integration
+from contracts.health import Integration
+from contracts.records import ScheduledCallRecordsImportInput
 from starters.health_schedules import health_check_schedule, health_schedule_id
-from starters.records import records_policy
-from workflows.import_call_records_models import ScheduledCallRecordsImportInput
 from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 
 CALL_RECORDS_SCHEDULE_ID = "call-records-daily"
@@ -54,11 +52,11 @@ class AppliedSchedule:
     outcome: ScheduleOutcome
 
 
-def call_records_schedule(task_queue: str, settings: RecordsSettings) -> Schedule:
+def call_records_schedule(task_queue: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ScheduledCallRecordsImport.run,
-            ScheduledCallRecordsImportInput(policy=records_policy(settings)),
+            ScheduledCallRecordsImportInput(),
             id=CALL_RECORDS_SCHEDULE_ID,
             task_queue=task_queue,
         ),
@@ -76,9 +74,7 @@ def call_records_schedule(task_queue: str, settings: RecordsSettings) -> Schedul
     )
 
 
-def system_schedules(
-    task_queue: str, records: RecordsSettings, *, sftp_configured: bool
-) -> list[ScheduleDefinition]:
+def system_schedules(task_queue: str, *, sftp_configured: bool) -> list[ScheduleDefinition]:
     """Every schedule of this system; `health-sftp` must not exist without an SFTP host."""
     health = [
         (
@@ -89,7 +85,7 @@ def system_schedules(
         )
         for integration in Integration
     ]
-    return [(CALL_RECORDS_SCHEDULE_ID, call_records_schedule(task_queue, records)), *health]
+    return [(CALL_RECORDS_SCHEDULE_ID, call_records_schedule(task_queue)), *health]
 
 
 async def apply_schedules(

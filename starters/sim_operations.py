@@ -1,15 +1,12 @@
 """Requesting SIM operations: the one place that knows `SimAccount`'s id and start semantics.
 
 Update-with-start: the request reaches the account's running workflow, or starts one. The
-request is validated here too, so a bad one never starts a workflow.
+request is validated here too, so a malformed one never starts a workflow; the timing rules
+and plan codes (FREEBIT_*) are the worker's settings.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import (
     SearchAttributePair,
@@ -17,40 +14,17 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
-from workflows.search_attributes import SIM_ACCOUNT
-from workflows.sim_account import SimAccount
-from workflows.sim_account_models import (
+from contracts.sim import (
     OperationAccepted,
     OperationRequest,
     SimAccountInput,
-    SimAccountPolicy,
     SimAccountState,
     SimOperation,
-    validate_operation,
+    sim_workflow_id,
+    validate_request,
 )
-
-
-class SimOperationSettings(BaseSettings, SimAccountPolicy):
-    """FREEBIT_OPERATION_GAP, FREEBIT_NETWORK_TYPE_DELAY, FREEBIT_MAX_ATTEMPTS and the plan
-    codes customers may change to (FREEBIT_PLAN_CODES, comma-separated)."""
-
-    model_config = SettingsConfigDict(env_prefix="FREEBIT_", extra="ignore", frozen=True)
-
-    plan_codes: Annotated[list[str], NoDecode] = []
-
-    @field_validator("plan_codes", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [code.strip() for code in value.split(",") if code.strip()]
-        return value
-
-    def policy(self) -> SimAccountPolicy:
-        return SimAccountPolicy.model_validate(self.model_dump(exclude={"plan_codes"}))
-
-
-def sim_workflow_id(account: str) -> str:
-    return f"sim-{account}"
+from workflows.search_attributes import SIM_ACCOUNT
+from workflows.sim_account import SimAccount
 
 
 async def request_sim_operation(
@@ -59,13 +33,12 @@ async def request_sim_operation(
     operation: SimOperation,
     *,
     task_queue: str,
-    settings: SimOperationSettings,
 ) -> OperationAccepted:
-    """Queue `operation` on the account's workflow; raises InvalidSimRequestError at once."""
-    validate_operation(account, operation, settings.plan_codes)
-    state = SimAccountState(
-        account=account, plan_codes=settings.plan_codes, policy=settings.policy()
-    )
+    """Queue `operation` on the account's workflow; raises InvalidSimRequestError at once for
+    what needs no setting, and WorkflowUpdateFailedError when the worker refuses it (an
+    unknown plan code: FREEBIT_PLAN_CODES is the worker's setting)."""
+    validate_request(account, operation)
+    state = SimAccountState(account=account)
     start = WithStartWorkflowOperation(
         SimAccount.run,
         SimAccountInput(state=state),

@@ -10,14 +10,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
+from workflows.calls import execute
+
 with workflow.unsafe.imports_passed_through():
-    from activities.health import HealthActivities
-    from integrations.health.status import HealthResult, HealthStatus, Integration
-    from workflows.health_check_models import HealthCheckInput, HealthCheckResult
-    from workflows.task_queues import TaskQueues
+    from contracts.health import (
+        CHECK_INTEGRATION,
+        RECORD_HEALTH,
+        HealthCheckInput,
+        HealthCheckResult,
+        HealthResult,
+        HealthStatus,
+        Integration,
+    )
+    from contracts.task_queues import TaskQueues
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_ATTEMPTS = 5
@@ -33,14 +41,16 @@ def _task_queue(queues: TaskQueues, integration: Integration) -> str:
     return vendor_queues.get(integration, queues.portal)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class HealthCheck:
+    """Pinned: one check and its record, seconds long."""
+
     @workflow.run
     async def run(self, input: HealthCheckInput) -> HealthCheckResult:
         queues = TaskQueues.for_base(workflow.info().task_queue)
         result = await self._check(queues, input)
-        recorded: HealthCheckResult = await workflow.execute_activity_method(
-            HealthActivities.record_health,
+        recorded = await execute(
+            RECORD_HEALTH,
             result,
             task_queue=queues.portal,
             start_to_close_timeout=RECORD_TIMEOUT,
@@ -56,15 +66,14 @@ class HealthCheck:
         """Checked once, never retried: the next scheduled run is the retry."""
         integration = input.integration
         try:
-            result: HealthResult = await workflow.execute_activity_method(
-                HealthActivities.check_integration,
+            return await execute(
+                CHECK_INTEGRATION,
                 input,
                 task_queue=_task_queue(queues, integration),
                 schedule_to_close_timeout=input.check_timeout,
                 retry_policy=RetryPolicy(maximum_attempts=1),
                 summary=f"check {integration}",
             )
-            return result
         except ActivityError as error:
             return HealthResult(
                 integration=integration,

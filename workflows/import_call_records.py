@@ -11,30 +11,38 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.calls import execute, execute_local
+from workflows.search_attributes import RECORDS_MONTH
+
 with workflow.unsafe.imports_passed_through():
-    from activities.call_records import CallRecordsActivities, ImportFileRequest
-    from integrations.call_records.format import RecordKind, file_name
-    from integrations.call_records.loader import ImportedFile
-    from integrations.sftp import RemoteFileMissingError
-    from workflows.import_call_records_models import (
+    from contracts.records import (
+        IMPORT_FILE,
+        RECORDS_POLICY,
+        REMOTE_FILE_MISSING,
         ImportCallRecordsInput,
         ImportCallRecordsResult,
         ImportCallRecordsStatus,
+        ImportedFile,
+        ImportFileRequest,
+        RecordKind,
         RecordsPolicy,
+        file_name,
     )
-    from workflows.search_attributes import RECORDS_MONTH
-    from workflows.task_queues import TaskQueues
+    from contracts.task_queues import TaskQueues
 
 IMPORT_TIMEOUT = timedelta(hours=6)
 HEARTBEAT_TIMEOUT = timedelta(minutes=2)
-_MISSING = RemoteFileMissingError.__name__
+POLICY_TIMEOUT = timedelta(seconds=10)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ImportCallRecords:
+    """Auto-upgrade: it may wait weeks for a file, so it moves to each new build at its next
+    task; a change to its commands needs `workflow.patched` (the replay tests catch it)."""
+
     @workflow.init
     def __init__(self, input: ImportCallRecordsInput) -> None:
         self._month = input.month
@@ -45,9 +53,15 @@ class ImportCallRecords:
     async def run(self, input: ImportCallRecordsInput) -> ImportCallRecordsResult:
         month = self._month
         workflow.upsert_search_attributes([RECORDS_MONTH.value_set(month)])
-        deadline = workflow.info().start_time + input.policy.wait_deadline
+        policy = await execute_local(
+            RECORDS_POLICY,
+            None,
+            start_to_close_timeout=POLICY_TIMEOUT,
+            summary="read the worker's RECORDS_* settings",
+        )
+        deadline = workflow.info().start_time + policy.wait_deadline
         for kind in input.kinds:
-            imported = await self._import_when_available(input.policy, kind, deadline)
+            imported = await self._import_when_available(policy, kind, deadline)
             self._status.imported.append(imported)
             workflow.logger.info(
                 "Call records imported",
@@ -68,8 +82,8 @@ class ImportCallRecords:
             self._status.checks += 1
             workflow.set_current_details(f"importing {name}")
             try:
-                result: ImportedFile = await workflow.execute_activity_method(
-                    CallRecordsActivities.import_file,
+                result = await execute(
+                    IMPORT_FILE,
                     ImportFileRequest(kind=kind, month=self._month),
                     task_queue=self._queues.sftp,
                     start_to_close_timeout=IMPORT_TIMEOUT,
@@ -85,7 +99,7 @@ class ImportCallRecords:
             except ActivityError as error:
                 cause = error.cause
                 message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-                if not (isinstance(cause, ApplicationError) and cause.type == _MISSING):
+                if not (isinstance(cause, ApplicationError) and cause.type == REMOTE_FILE_MISSING):
                     raise ApplicationError(
                         f"import of {name} failed: {message}", type="ImportFailed"
                     ) from error

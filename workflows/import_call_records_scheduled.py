@@ -10,13 +10,14 @@ month until it has succeeded, and are no-ops after that.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import VersioningBehavior, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.import_call_records import ImportCallRecords
+
 with workflow.unsafe.imports_passed_through():
-    from workflows.import_call_records import ImportCallRecords
-    from workflows.import_call_records_models import (
+    from contracts.records import (
         ImportCallRecordsInput,
         ScheduledCallRecordsImportInput,
         ScheduledCallRecordsImportResult,
@@ -25,8 +26,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ScheduledCallRecordsImport:
+    """Pinned: one short run a day that starts the month's import and ends."""
+
     @workflow.run
     async def run(self, input: ScheduledCallRecordsImportInput) -> ScheduledCallRecordsImportResult:
         month = months_back(workflow.info().start_time, input.months_behind)
@@ -34,7 +37,7 @@ class ScheduledCallRecordsImport:
         try:
             await workflow.start_child_workflow(
                 ImportCallRecords.run,
-                ImportCallRecordsInput(month=month, policy=input.policy),
+                ImportCallRecordsInput(month=month),
                 id=workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 parent_close_policy=ParentClosePolicy.ABANDON,

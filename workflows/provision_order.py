@@ -1,67 +1,67 @@
 """`ProvisionOrder`: an approved Salesforce Order becomes an accepted WHMCS order, and the
 result is written back to Salesforce.
 
-Each step is one activity, except where a checkpoint between two calls buys nothing (see
-`FEWER_ROUND_TRIPS_PATCH`). A step that still fails after its retries is written back as
-`Activation_Status__c='Failed'` with a code and a reason; the workflow then waits, durably,
-for a manual retry, which resumes at the failed step: completed steps are never repeated.
+Each step is one activity, except where a checkpoint between two calls buys nothing: the
+payment-method gate and AddOrder are one activity (the gate is a read, and the create is
+idempotent by its marker, so a retry of both together is safe), and the first run writes no
+Activating status when validation read the Order Activating with no last error. A step that
+still fails after its retries is written back as `Activation_Status__c='Failed'` with a code
+and a reason; the workflow then waits, durably, for a manual retry, which resumes at the
+failed step: completed steps are never repeated.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
+from workflows.calls import execute, execute_local
+from workflows.search_attributes import ACTIVATION_STATUS
+
 with workflow.unsafe.imports_passed_through():
-    from activities.mapping import MappingActivities, OrderMapping
-    from activities.salesforce import (
-        ActivationFailure,
-        ActivationSuccess,
-        OrderRef,
-        SalesforceActivities,
-    )
-    from activities.whmcs import (
+    from contracts.activity_type import ActivityType
+    from contracts.provisioning import (
+        ACCEPT_ORDER,
+        CREATE_PAYABLE_ORDER,
+        LOAD_ORDER,
+        MAP_ORDER,
+        MARK_ORDER_ACTIVATED,
+        MARK_ORDER_ACTIVATING,
+        MARK_ORDER_FAILED,
+        PAYMENT_METHOD_MISSING,
+        PROVISIONING_POLICY,
         AcceptOrderRequest,
-        ClientRef,
+        ActivationFailure,
+        ActivationStatus,
+        ActivationSuccess,
         CreateOrderRequest,
-        PaymentMethodMissingError,
-        WhmcsActivities,
-    )
-    from integrations.salesforce.models import ActivationStatus, Order
-    from integrations.whmcs.models import AddOrderResult
-    from workflows.provision_order_models import (
+        Order,
+        OrderMapping,
+        OrderRef,
         ProvisionOrderInput,
         ProvisionOrderResult,
         ProvisionOutcome,
+        ProvisionPolicy,
         ProvisionStatus,
         ProvisionStep,
         RetryAnswer,
         RetryRequest,
         StepFailure,
     )
-    from workflows.search_attributes import ACTIVATION_STATUS
-    from workflows.task_queues import TaskQueues
+    from contracts.task_queues import TaskQueues
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 ALREADY_IN_PROGRESS = "Already in progress"
-PAYMENT_METHOD_MISSING = PaymentMethodMissingError.__name__
 SKIPPED_STATUS = "Skipped"
-LOCAL_MAPPING_PATCH = "mapping-as-local-activity"
-"""The id-mapping lookup runs as a local activity: a database read needs no task queue, no
-rate limit and no history events of its own (one server round trip less per order)."""
-EARLY_RETRY_PATCH = "retry-accepted-while-failure-is-reported"
-"""A retry that arrives while the Failed status is being written is kept, not answered
-"Already in progress": Salesforce may already show Failed when an operator presses Retry."""
-FEWER_ROUND_TRIPS_PATCH = "fewer-round-trips"
-"""Two activities less per order. The first run writes no Activating status when validation
-read the Order Activating with no last error (the write would change nothing, and Salesforce
-calls are a daily budget). The payment-method gate and AddOrder are one activity,
-`create_payable_order`: the gate is a read, and the create is idempotent by its marker, so a
-retry of both together is safe."""
+POLICY_TIMEOUT = timedelta(seconds=10)
 
 _STEP_DESCRIPTIONS = {
     ProvisionStep.VALIDATION: "reading the Order and checking it is Activating",
@@ -102,8 +102,11 @@ def _failure_of(
     return StepFailure(step=step, code="ERROR", message=str(cause or error))
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ProvisionOrder:
+    """Pinned: an order runs on the build that started it (seconds when it succeeds; a Failed
+    order keeps that build until it is retried or its manual retry wait ends)."""
+
     @workflow.init
     def __init__(self, input: ProvisionOrderInput) -> None:
         self._input = input
@@ -113,23 +116,19 @@ class ProvisionOrder:
         self._accepting_retry = False
         self._running = False
         self._queues = TaskQueues.for_base(workflow.info().task_queue)
-        self._retry_policy = RetryPolicy(
-            initial_interval=input.policy.retry_initial_interval,
-            backoff_coefficient=2.0,
-            maximum_attempts=input.policy.max_attempts,
-        )
+        self._policy = ProvisionPolicy()
         self._order: Order | None = None
         self._mapping: OrderMapping | None = None
-        self._local_mapping = False
-        self._early_retry = False
-        self._fewer_round_trips = False
 
     @workflow.run
     async def run(self, input: ProvisionOrderInput) -> ProvisionOrderResult:
+        self._policy = await execute_local(
+            PROVISIONING_POLICY,
+            None,
+            start_to_close_timeout=POLICY_TIMEOUT,
+            summary="read the worker's PROVISION_* settings",
+        )
         self._running = True
-        self._local_mapping = workflow.patched(LOCAL_MAPPING_PATCH)
-        self._early_retry = workflow.patched(EARLY_RETRY_PATCH)
-        self._fewer_round_trips = workflow.patched(FEWER_ROUND_TRIPS_PATCH)
         workflow.logger.info("Starting fulfillment orchestration", extra=self._log_context())
         while True:
             try:
@@ -138,11 +137,10 @@ class ProvisionOrder:
             except _NotActivatingError as guard:
                 return self._finish(ProvisionOutcome.SKIPPED, SKIPPED_STATUS, reason=str(guard))
             except _StepFailedError as failed:
-                if self._early_retry:
-                    self._open_for_retry()
+                self._open_for_retry()
                 await self._report_failure(failed.failure)
             if not await self._wait_for_retry():
-                reason = f"no retry within {input.policy.manual_retry_wait}"
+                reason = f"no retry within {self._policy.manual_retry_wait}"
                 return self._finish(ProvisionOutcome.FAILED, ActivationStatus.FAILED, reason=reason)
 
     @workflow.query
@@ -186,19 +184,12 @@ class ProvisionOrder:
                 await self._run_step(step, action)
 
     def _steps(self) -> list[tuple[ProvisionStep, Callable[[], Awaitable[None]]]]:
-        if self._fewer_round_trips:
-            gate_and_create = [(ProvisionStep.WHMCS_CREATE, self._create_payable_whmcs_order)]
-        else:
-            gate_and_create = [
-                (ProvisionStep.PAYMENT_METHOD, self._require_payment_method),
-                (ProvisionStep.WHMCS_CREATE, self._create_whmcs_order),
-            ]
         return [
             (ProvisionStep.VALIDATION, self._validate),
             (ProvisionStep.SF_STATUS_UPDATE, self._mark_activating),
             (ProvisionStep.ORDER_DETAILS, self._check_order_details),
             (ProvisionStep.MAPPING, self._map_order),
-            *gate_and_create,
+            (ProvisionStep.WHMCS_CREATE, self._create_payable_whmcs_order),
             (ProvisionStep.WHMCS_ACCEPT, self._accept_whmcs_order),
             (ProvisionStep.SF_SUCCESS_UPDATE, self._mark_activated),
         ]
@@ -222,7 +213,7 @@ class ProvisionOrder:
 
     async def _validate(self) -> None:
         self._order = await self._call(
-            SalesforceActivities.load_order,
+            LOAD_ORDER,
             OrderRef(order_id=self._input.order_id),
             queue=self._queues.salesforce,
             summary="read the Order with its items",
@@ -237,7 +228,7 @@ class ProvisionOrder:
     async def _mark_activating(self) -> None:
         if not self._activating_as_read():
             await self._call(
-                SalesforceActivities.mark_order_activating,
+                MARK_ORDER_ACTIVATING,
                 OrderRef(order_id=self._input.order_id),
                 queue=self._queues.salesforce,
                 summary="Activation_Status__c = Activating, clear last error",
@@ -247,7 +238,7 @@ class ProvisionOrder:
     def _activating_as_read(self) -> bool:
         """The first run's validation read the Order Activating with no last error to clear."""
         first_run = self._status.runs == 1
-        return self._fewer_round_trips and first_run and not self._loaded_order().has_last_error
+        return first_run and not self._loaded_order().has_last_error
 
     async def _check_order_details(self) -> None:
         """No call needed: the validation query already read the items and their products."""
@@ -261,37 +252,20 @@ class ProvisionOrder:
             )
 
     async def _map_order(self) -> None:
-        summary = "Account -> WHMCS client, items -> WHMCS products"
-        if not self._local_mapping:
-            self._mapping = await self._call(
-                MappingActivities.map_order,
-                self._loaded_order(),
-                queue=self._queues.portal,
-                summary=summary,
-            )
-            return
-        self._mapping = await workflow.execute_local_activity_method(
-            MappingActivities.map_order,
+        """A local activity: a database read needs no task queue, rate limit or events."""
+        self._mapping = await execute_local(
+            MAP_ORDER,
             self._loaded_order(),
-            start_to_close_timeout=self._input.policy.call_timeout,
-            retry_policy=self._retry_policy,
-            summary=summary,
-        )
-
-    async def _require_payment_method(self) -> None:
-        client_id = self._order_mapping().whmcs_client_id
-        await self._call(
-            WhmcsActivities.require_payment_method,
-            ClientRef(client_id=client_id),
-            queue=self._queues.whmcs,
-            summary=f"GetPayMethods for WHMCS client {client_id}",
+            start_to_close_timeout=self._policy.call_timeout,
+            retry_policy=self._retry_policy(),
+            summary="Account -> WHMCS client, items -> WHMCS products",
         )
 
     async def _create_payable_whmcs_order(self) -> None:
         """The payment-method gate and AddOrder in one activity; a missing payment method is
         still reported as the gate's failure."""
         try:
-            await self._create_whmcs_order(WhmcsActivities.create_payable_order)
+            await self._create_whmcs_order()
         except ActivityError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == PAYMENT_METHOD_MISSING:
@@ -299,19 +273,17 @@ class ProvisionOrder:
             raise
         self._complete(ProvisionStep.PAYMENT_METHOD)
 
-    async def _create_whmcs_order(
-        self, activity: Callable[..., Awaitable[AddOrderResult]] = WhmcsActivities.create_order
-    ) -> None:
+    async def _create_whmcs_order(self) -> None:
         mapping = self._order_mapping()
         created = await self._call(
-            activity,
+            CREATE_PAYABLE_ORDER,
             CreateOrderRequest(
                 sf_order_id=self._input.order_id,
                 client_id=mapping.whmcs_client_id,
                 lines=list(mapping.lines),
             ),
             queue=self._queues.whmcs,
-            summary=f"AddOrder for WHMCS client {mapping.whmcs_client_id}, "
+            summary=f"GetPayMethods, then AddOrder for WHMCS client {mapping.whmcs_client_id}, "
             f"{len(mapping.lines)} item(s)",
         )
         if len(created.service_ids) != len(mapping.lines):
@@ -330,7 +302,7 @@ class ProvisionOrder:
     async def _accept_whmcs_order(self) -> None:
         order_id = self._whmcs_order_id()
         await self._call(
-            WhmcsActivities.accept_order,
+            ACCEPT_ORDER,
             AcceptOrderRequest(order_id=order_id),
             queue=self._queues.whmcs,
             summary=f"AcceptOrder {order_id}",
@@ -338,7 +310,7 @@ class ProvisionOrder:
 
     async def _mark_activated(self) -> None:
         await self._call(
-            SalesforceActivities.mark_order_activated,
+            MARK_ORDER_ACTIVATED,
             ActivationSuccess(
                 order_id=self._input.order_id,
                 whmcs_order_id=self._whmcs_order_id(),
@@ -360,7 +332,7 @@ class ProvisionOrder:
         workflow.logger.error("Order marked Failed", extra=context)
         try:
             await self._call(
-                SalesforceActivities.mark_order_failed,
+                MARK_ORDER_FAILED,
                 ActivationFailure(
                     order_id=self._input.order_id,
                     error_code=failure.code,
@@ -388,11 +360,9 @@ class ProvisionOrder:
             "Provision / Retry in Salesforce."
         )
         self._status.waiting_for_retry = True
-        if not self._early_retry:
-            self._open_for_retry()
         try:
             await workflow.wait_condition(
-                lambda: self._retry_requested, timeout=self._input.policy.manual_retry_wait
+                lambda: self._retry_requested, timeout=self._policy.manual_retry_wait
             )
         except builtins.TimeoutError:
             return False
@@ -420,15 +390,22 @@ class ProvisionOrder:
         )
 
     async def _call(
-        self, activity: Callable[..., Any], arg: Any, *, queue: str, summary: str
-    ) -> Any:
-        return await workflow.execute_activity_method(
+        self, activity: ActivityType[ArgT, ResultT], arg: ArgT, *, queue: str, summary: str
+    ) -> ResultT:
+        return await execute(
             activity,
             arg,
             task_queue=queue,
-            start_to_close_timeout=self._input.policy.call_timeout,
-            retry_policy=self._retry_policy,
+            start_to_close_timeout=self._policy.call_timeout,
+            retry_policy=self._retry_policy(),
             summary=summary,
+        )
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            initial_interval=self._policy.retry_initial_interval,
+            backoff_coefficient=2.0,
+            maximum_attempts=self._policy.max_attempts,
         )
 
     def _set_activation_status(self, status: str) -> None:

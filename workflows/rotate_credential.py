@@ -22,52 +22,65 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.calls import execute, execute_local
+from workflows.search_attributes import CREDENTIAL_KIND
+
 with workflow.unsafe.imports_passed_through():
-    from activities.credentials import (
-        CredentialActivities,
+    from contracts.activity_type import ActivityType
+    from contracts.rotation import (
+        CLEAR_FREEBIT_AUTH_KEY,
+        DESCRIBE_ACTIVE,
+        DESCRIBE_CANDIDATE,
+        DISCARD,
+        GENERATE_CANDIDATE,
+        HUMAN_STEPS,
+        PROMOTE,
+        ROTATION_POLICY,
+        STAGED_KINDS,
+        VERIFY_FREEBIT_KEY,
+        VERIFY_SALESFORCE_KEY,
+        VERIFY_SFTP_KEY,
+        VERIFY_WHMCS_CREDENTIAL,
+        ConfirmRequest,
+        CredentialKind,
+        HandlerAnswer,
+        HumanStep,
         KindRef,
         PromotionResult,
+        RotateCredentialInput,
+        RotateCredentialResult,
+        RotationPhase,
+        RotationPolicy,
+        RotationStatus,
+        StageRequest,
         VersionCheck,
         VersionInfo,
         VersionRef,
     )
-    from integrations.secrets.kinds import CredentialKind
-    from workflows.rotate_credential_models import (
-        HUMAN_STEPS,
-        STAGED_KINDS,
-        ConfirmRequest,
-        HandlerAnswer,
-        HumanStep,
-        RotateCredentialInput,
-        RotateCredentialResult,
-        RotationPhase,
-        RotationStatus,
-        StageRequest,
-    )
-    from workflows.search_attributes import CREDENTIAL_KIND
-    from workflows.task_queues import TaskQueues
+    from contracts.task_queues import TaskQueues
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
 STORE_TIMEOUT = timedelta(seconds=30)
 VERIFY_TIMEOUT = timedelta(minutes=2)
+POLICY_TIMEOUT = timedelta(seconds=10)
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=10)
 VERIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
 
 _VERIFICATIONS = {
-    CredentialKind.SALESFORCE_JWT: ("salesforce", CredentialActivities.verify_salesforce_key),
-    CredentialKind.WHMCS_API: ("whmcs", CredentialActivities.verify_whmcs_credential),
-    CredentialKind.FREEBIT_OEM: ("freebit", CredentialActivities.verify_freebit_key),
-    CredentialKind.SFTP_SSH: ("sftp", CredentialActivities.verify_sftp_key),
+    CredentialKind.SALESFORCE_JWT: ("salesforce", VERIFY_SALESFORCE_KEY),
+    CredentialKind.WHMCS_API: ("whmcs", VERIFY_WHMCS_CREDENTIAL),
+    CredentialKind.FREEBIT_OEM: ("freebit", VERIFY_FREEBIT_KEY),
+    CredentialKind.SFTP_SSH: ("sftp", VERIFY_SFTP_KEY),
 }
 
 
@@ -75,12 +88,15 @@ class _VerificationFailedError(Exception):
     pass
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class RotateCredential:
+    """Pinned: a rotation half-way never meets code it did not start with (rare, hours to days;
+    cancel and start it again to move it to a new build)."""
+
     @workflow.init
     def __init__(self, input: RotateCredentialInput) -> None:
         self._kind = input.kind
-        self._policy = input.policy
+        self._policy = RotationPolicy()
         self._status = RotationStatus(kind=input.kind)
         self._queues = TaskQueues.for_base(workflow.info().task_queue)
         self._confirmed: set[HumanStep] = set()
@@ -90,12 +106,17 @@ class RotateCredential:
     @workflow.run
     async def run(self, input: RotateCredentialInput) -> RotateCredentialResult:
         workflow.upsert_search_attributes([CREDENTIAL_KIND.value_set(input.kind)])
-        workflow.logger.info("Credential rotation started", extra=self._log_context())
-        self._status.previous = await self._store_activity(
-            CredentialActivities.describe_active,
-            KindRef(kind=self._kind),
-            "read the active version",
+        self._policy = await execute_local(
+            ROTATION_POLICY,
+            None,
+            start_to_close_timeout=POLICY_TIMEOUT,
+            summary="read the worker's ROTATION_* settings",
         )
+        workflow.logger.info("Credential rotation started", extra=self._log_context())
+        active = await self._store_activity(
+            DESCRIBE_ACTIVE, KindRef(kind=self._kind), "read the active version"
+        )
+        self._status.previous = active.version
         flows = {
             CredentialKind.SALESFORCE_JWT: self._rotate_salesforce_key,
             CredentialKind.WHMCS_API: self._rotate_whmcs_credential,
@@ -199,8 +220,8 @@ class RotateCredential:
         )
         promotion = await self._promote(candidate)
         self._describe(RotationPhase.CLEARING_AUTH_KEY, "deleting freebit:auth:token")
-        await workflow.execute_activity_method(
-            CredentialActivities.clear_freebit_auth_key,
+        await execute(
+            CLEAR_FREEBIT_AUTH_KEY,
             KindRef(kind=self._kind),
             task_queue=self._queues.freebit,
             start_to_close_timeout=STORE_TIMEOUT,
@@ -230,8 +251,8 @@ class RotateCredential:
 
     async def _generate(self, what: str) -> VersionInfo:
         self._describe(RotationPhase.GENERATING, f"generating {what}")
-        candidate: VersionInfo = await self._store_activity(
-            CredentialActivities.generate_candidate, KindRef(kind=self._kind), f"generate {what}"
+        candidate = await self._store_activity(
+            GENERATE_CANDIDATE, KindRef(kind=self._kind), f"generate {what}"
         )
         self._status.candidate = candidate
         workflow.logger.info(
@@ -245,7 +266,7 @@ class RotateCredential:
             version = await self._wait_for_staged_version(sentence)
             try:
                 candidate = await self._store_activity(
-                    CredentialActivities.describe_candidate,
+                    DESCRIBE_CANDIDATE,
                     VersionRef(kind=self._kind, version=version),
                     f"read staged v{version}",
                 )
@@ -325,8 +346,8 @@ class RotateCredential:
 
     async def _run_verification(self, request: VersionCheck) -> VersionRef:
         queue, verify = _VERIFICATIONS[self._kind]
-        return await workflow.execute_activity_method(
-            verify,  # type: ignore[arg-type]
+        return await execute(
+            verify,
             request,
             task_queue=getattr(self._queues, queue),
             start_to_close_timeout=VERIFY_TIMEOUT,
@@ -336,8 +357,8 @@ class RotateCredential:
 
     async def _promote(self, candidate: VersionInfo) -> PromotionResult:
         self._describe(RotationPhase.PROMOTING, f"promoting v{candidate.version}")
-        promotion: PromotionResult = await self._store_activity(
-            CredentialActivities.promote,
+        promotion = await self._store_activity(
+            PROMOTE,
             VersionRef(kind=self._kind, version=candidate.version),
             f"promote v{candidate.version}",
         )
@@ -349,7 +370,7 @@ class RotateCredential:
 
     async def _discard(self, candidate: VersionInfo) -> None:
         await self._store_activity(
-            CredentialActivities.discard,
+            DISCARD,
             VersionRef(kind=self._kind, version=candidate.version),
             f"discard v{candidate.version}",
         )
@@ -365,11 +386,11 @@ class RotateCredential:
 
     async def _store_activity(
         self,
-        activity: Callable[[CredentialActivities, ArgT], Awaitable[ResultT]],
+        activity: ActivityType[ArgT, ResultT],
         arg: ArgT,
         what: str,
     ) -> ResultT:
-        return await workflow.execute_activity_method(
+        return await execute(
             activity,
             arg,
             task_queue=self._queues.portal,

@@ -12,38 +12,60 @@ new with its whole state.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.calls import execute, execute_local
+
 with workflow.unsafe.imports_passed_through():
-    from activities.freebit import FreebitActivities, FreebitOperationRequest
-    from workflows.sim_account_models import (
+    from contracts.activity_type import ActivityType
+    from contracts.sim import (
+        ADD_QUOTA,
+        CANCEL_ACCOUNT,
+        CHANGE_NETWORK_TYPE,
+        CHANGE_PLAN,
+        CHANGE_VOICE_OPTIONS,
         HISTORY_KEPT,
+        SIM_POLICY,
+        Cancellation,
+        CancellationCall,
         CancelOperationAnswer,
         CancelOperationRequest,
+        InvalidSimRequestError,
+        NetworkTypeCall,
         NetworkTypeChange,
         OperationAccepted,
         OperationRequest,
         OperationStatus,
+        PlanChange,
+        PlanChangeCall,
         QueuedOperation,
+        QuotaTopUp,
         SimAccountInput,
         SimAccountOverview,
+        SimAccountPolicy,
         SimAccountResult,
-        SimOperation,
-        validate_operation,
+        TopUpCall,
+        VoiceOptionsCall,
+        VoiceOptionsChange,
+        validate_plan_code,
+        validate_request,
     )
-    from workflows.task_queues import TaskQueues
+    from contracts.task_queues import TaskQueues
 
 FREEBIT_CALL_TIMEOUT = timedelta(minutes=2)
+POLICY_TIMEOUT = timedelta(seconds=10)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class SimAccount:
+    """Pinned: a run ends once the SIM's queue is idle (minutes to hours), and continues as
+    new onto the current build when its history grows large."""
+
     @workflow.init
     def __init__(self, input: SimAccountInput) -> None:
         self._state = input.state
@@ -53,10 +75,20 @@ class SimAccount:
 
     @workflow.run
     async def run(self, input: SimAccountInput) -> SimAccountResult:
+        if self._state.policy is None:
+            self._state.policy = await execute_local(
+                SIM_POLICY,
+                None,
+                start_to_close_timeout=POLICY_TIMEOUT,
+                summary="read the worker's FREEBIT_* SIM settings",
+            )
         while not self._idle_and_gap_passed():
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(SimAccountInput(state=self._state))
+                workflow.continue_as_new(
+                    SimAccountInput(state=self._state),
+                    initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+                )
             head = self._state.queue[0] if self._state.queue else None
             wait = self._wait_before(head)
             if wait > timedelta(0):
@@ -70,11 +102,16 @@ class SimAccount:
         return SimAccountResult(account=self._state.account, operations_run=self._operations_run)
 
     @workflow.update
-    def request_operation(self, request: OperationRequest) -> OperationAccepted:
+    async def request_operation(self, request: OperationRequest) -> OperationAccepted:
         """Queue an operation; answers its id and the earliest time it can run."""
+        policy = await self._loaded_policy()
+        try:
+            validate_plan_code(request.operation, policy.plan_codes)
+        except InvalidSimRequestError as refused:
+            raise ApplicationError(str(refused), type="InvalidSimRequest") from None
         now = workflow.now()
         delay = (
-            self._state.policy.network_type_delay
+            policy.network_type_delay
             if isinstance(request.operation, NetworkTypeChange)
             else timedelta(0)
         )
@@ -94,7 +131,11 @@ class SimAccount:
 
     @request_operation.validator
     def _validate_request(self, request: OperationRequest) -> None:
-        validate_operation(self._state.account, request.operation, self._state.plan_codes)
+        """Refused before it enters history. Plan codes are the worker's setting: the first
+        request of a run, which comes before the setting is read, is checked by the handler."""
+        validate_request(self._state.account, request.operation)
+        if self._state.policy is not None:
+            validate_plan_code(request.operation, self._state.policy.plan_codes)
 
     @workflow.update
     def cancel_operation(self, request: CancelOperationRequest) -> CancelOperationAnswer:
@@ -126,7 +167,7 @@ class SimAccount:
 
     def _next_allowed_at(self) -> datetime | None:
         last = self._state.last_operation_at
-        return last + self._state.policy.operation_gap if last else None
+        return last + self._policy.operation_gap if last else None
 
     def _earliest_start(self, queued: QueuedOperation) -> datetime:
         """When `queued` could start if everything ahead of it ran as early as allowed."""
@@ -135,7 +176,7 @@ class SimAccount:
             start = max(start, ahead.not_before)
             if ahead is queued:
                 return start
-            start += self._state.policy.operation_gap
+            start += self._policy.operation_gap
         return start
 
     def _wait_before(self, head: QueuedOperation | None) -> timedelta:
@@ -158,17 +199,16 @@ class SimAccount:
         self._state.running = queued
         workflow.set_current_details(f"running {self._what(queued)} ({queued.op_id})")
         try:
-            await workflow.execute_activity_method(
-                self._activity_for(queued.operation),
-                FreebitOperationRequest(
-                    op_id=queued.op_id, account=self._state.account, operation=queued.operation
-                ),
+            activity, call = self._freebit_call(queued)
+            await execute(
+                activity,
+                call,
                 task_queue=self._queues.freebit,
                 start_to_close_timeout=FREEBIT_CALL_TIMEOUT,
                 retry_policy=RetryPolicy(
-                    initial_interval=self._state.policy.operation_gap,
+                    initial_interval=self._policy.operation_gap,
                     backoff_coefficient=1.0,
-                    maximum_attempts=self._state.policy.max_attempts,
+                    maximum_attempts=self._policy.max_attempts,
                 ),
                 summary=f"{self._what(queued)} ({queued.op_id})",
             )
@@ -193,16 +233,29 @@ class SimAccount:
             },
         )
 
-    @staticmethod
-    def _activity_for(operation: SimOperation) -> Callable[..., Any]:
-        activities: dict[str, Callable[..., Any]] = {
-            "plan_change": FreebitActivities.change_plan,
-            "top_up": FreebitActivities.add_quota,
-            "network_type": FreebitActivities.change_network_type,
-            "voice_options": FreebitActivities.change_voice_options,
-            "cancellation": FreebitActivities.cancel_account,
-        }
-        return activities[operation.kind]
+    def _freebit_call(self, queued: QueuedOperation) -> tuple[ActivityType[Any, None], Any]:
+        """The operation's activity and its request."""
+        ids = {"op_id": queued.op_id, "account": self._state.account}
+        match queued.operation:
+            case PlanChange() as change:
+                return CHANGE_PLAN, PlanChangeCall(**ids, operation=change)
+            case QuotaTopUp() as top_up:
+                return ADD_QUOTA, TopUpCall(**ids, operation=top_up)
+            case NetworkTypeChange() as change:
+                return CHANGE_NETWORK_TYPE, NetworkTypeCall(**ids, operation=change)
+            case VoiceOptionsChange() as change:
+                return CHANGE_VOICE_OPTIONS, VoiceOptionsCall(**ids, operation=change)
+            case Cancellation() as cancellation:
+                return CANCEL_ACCOUNT, CancellationCall(**ids, operation=cancellation)
+
+    @property
+    def _policy(self) -> SimAccountPolicy:
+        assert self._state.policy is not None, "the run reads the policy first"
+        return self._state.policy
+
+    async def _loaded_policy(self) -> SimAccountPolicy:
+        await workflow.wait_condition(lambda: self._state.policy is not None)
+        return self._policy
 
     def _remember(self, finished: QueuedOperation) -> None:
         self._state.history = [*self._state.history, finished][-HISTORY_KEPT:]
@@ -221,7 +274,7 @@ class SimAccount:
         info = workflow.info()
         return (
             info.is_continue_as_new_suggested()
-            or info.get_current_history_length() > self._state.policy.history_events_limit
+            or info.get_current_history_length() > self._policy.history_events_limit
         )
 
     @staticmethod

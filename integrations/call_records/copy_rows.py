@@ -14,13 +14,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from contracts.records import JST, RecordKind
 from integrations.call_records.format import (
     COLUMNS,
     ENCODING,
-    JST,
     JST_OFFSET,
     MalformedRecordError,
-    RecordKind,
     RecordParser,
 )
 

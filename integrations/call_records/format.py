@@ -14,12 +14,12 @@ import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
+from contracts.records import JST, RecordKind
+
 ENCODING = "cp932"
-JST = timezone(timedelta(hours=9), "JST")
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
 JST_OFFSET = "+09"
 INTEGER_MAX = 2**31 - 1
@@ -29,16 +29,6 @@ _COUNTERPART = r"\+?[0-9]{3,15}"
 _DIGITS = re.compile(r"[0-9]+")
 _TEXT = r"(?:[^\s\x00,\"\\]|[^\s\x00,\"\\][^\x00,\"\\\t\r\n]*[^\s\x00,\"\\])?"
 """Text the fast path passes to COPY as it is: nothing to strip, quote or escape."""
-
-
-class RecordKind(StrEnum):
-    TALK = "talk"
-    SMS = "sms"
-
-
-def file_name(kind: RecordKind, month: str) -> str:
-    """`PASI_talk-detail-YYYYMM.csv` for month `YYYYMM`."""
-    return f"PASI_{kind.value}-detail-{month}.csv"
 
 
 class MalformedRecordError(ValueError):

@@ -19,17 +19,10 @@ from typing import BinaryIO
 import paramiko
 import psycopg
 from psycopg import sql
-from pydantic import BaseModel
 
+from contracts.records import ImportedFile, RecordKind, file_name
 from integrations.call_records.copy_rows import CopyRows
-from integrations.call_records.format import (
-    TABLES,
-    TIME_COLUMN,
-    MalformedRecordError,
-    RecordKind,
-    column_names,
-    file_name,
-)
+from integrations.call_records.format import TABLES, TIME_COLUMN, MalformedRecordError, column_names
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.errors import BusinessError, TransientError
 from integrations.secrets.provider import CredentialSource
@@ -42,16 +35,6 @@ MAX_LINE_BYTES = 64 * 1024
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read, file size) every few MiB, and at the end."""
-
-
-class ImportedFile(BaseModel):
-    kind: RecordKind
-    month: str
-    file: str
-    size_bytes: int
-    sha256: str
-    rows: int
-    duration_seconds: float
 
 
 class MalformedFileError(BusinessError):

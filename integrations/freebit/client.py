@@ -16,26 +16,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import Any, TypeVar
 
 import httpx
 import structlog
 
+from contracts.sim import (
+    Cancellation,
+    NetworkTypeChange,
+    PlanChange,
+    QuotaTopUp,
+    VoiceOptionsChange,
+)
 from integrations.config import FreebitSettings
 from integrations.errors import AuthenticationError, IntegrationError, TransientError
 from integrations.freebit import wire
 from integrations.freebit.errors import AuthKeyRejectedError, FreebitError
 from integrations.freebit.models import (
     AccountDetail,
-    AccountQuery,
-    Cancellation,
-    ContractLine,
-    NetworkTypeChange,
-    PlanChange,
-    QuotaTopUp,
     TrafficInfo,
-    VoiceOptionChange,
+    check_account,
+    check_top_up,
+    check_voice_options,
 )
 from integrations.freebit.paths import FreebitOperation, operation_url
 from integrations.freebit.token_cache import FreebitTokenCache
@@ -67,44 +69,43 @@ class FreebitClient:
         await self._http.aclose()
 
     async def account_detail(self, account: str) -> AccountDetail:
-        query = AccountQuery(account=account)
-        body = await self._call(FreebitOperation.ACCOUNT_DETAIL, wire.account_detail_body(query))
+        check_account(account)
+        body = await self._call(FreebitOperation.ACCOUNT_DETAIL, wire.account_detail_body(account))
         return _decoded(FreebitOperation.ACCOUNT_DETAIL, wire.account_detail_from, body)
 
     async def traffic_info(self, account: str) -> TrafficInfo:
-        query = AccountQuery(account=account)
-        body = await self._call(FreebitOperation.TRAFFIC_INFO, wire.traffic_info_body(query))
+        check_account(account)
+        body = await self._call(FreebitOperation.TRAFFIC_INFO, wire.traffic_info_body(account))
         return _decoded(FreebitOperation.TRAFFIC_INFO, wire.traffic_info_from, body)
 
-    async def add_quota(self, account: str, quota_mb: int, *, expire: date | None = None) -> None:
-        top_up = QuotaTopUp(account=account, quota_mb=quota_mb, expire=expire)
-        body = wire.add_quota_body(top_up, self._settings.quota_code)
+    async def add_quota(self, account: str, top_up: QuotaTopUp) -> None:
+        """Raises ValueError, before any call, beyond Freebit's MAX_QUOTA_MB."""
+        check_account(account)
+        check_top_up(top_up)
+        body = wire.add_quota_body(account, top_up, self._settings.quota_code)
         await self._call(FreebitOperation.ADD_QUOTA, body)
 
-    async def change_plan(
-        self, account: str, plan_code: str, *, run_time: date | None = None
-    ) -> None:
-        change = PlanChange(account=account, plan_code=plan_code, run_time=run_time)
-        await self._call(FreebitOperation.PLAN_CHANGE, wire.plan_change_body(change))
+    async def change_plan(self, account: str, change: PlanChange) -> None:
+        check_account(account)
+        await self._call(FreebitOperation.PLAN_CHANGE, wire.plan_change_body(account, change))
 
-    async def change_voice_options(
-        self, account: str, *, voice_mail: bool | None = None, call_waiting: bool | None = None
-    ) -> None:
+    async def change_voice_options(self, account: str, change: VoiceOptionsChange) -> None:
         """Raises ValueError, before any call, when neither option is given."""
-        change = VoiceOptionChange(
-            account=account, voice_mail=voice_mail, call_waiting=call_waiting
-        )
-        await self._call(FreebitOperation.VOICE_OPTIONS, wire.voice_options_body(change))
+        check_account(account)
+        check_voice_options(change)
+        body = wire.voice_options_body(account, change)
+        await self._call(FreebitOperation.VOICE_OPTIONS, body)
 
-    async def change_network_type(self, account: str, contract_line: ContractLine) -> None:
+    async def change_network_type(self, account: str, change: NetworkTypeChange) -> None:
         """Freebit locks the account for about 30 minutes afterwards; it cannot be undone."""
-        change = NetworkTypeChange(account=account, contract_line=contract_line)
-        await self._call(FreebitOperation.CONTRACT_LINE, wire.contract_line_body(change))
+        check_account(account)
+        body = wire.contract_line_body(account, change)
+        await self._call(FreebitOperation.CONTRACT_LINE, body)
 
-    async def cancel_account(self, account: str, *, run_date: date | None = None) -> None:
+    async def cancel_account(self, account: str, cancellation: Cancellation) -> None:
         """Freebit accepts the cancellation now and carries it out later."""
-        cancellation = Cancellation(account=account, run_date=run_date)
-        await self._call(FreebitOperation.CANCEL, wire.cancel_body(cancellation))
+        check_account(account)
+        await self._call(FreebitOperation.CANCEL, wire.cancel_body(account, cancellation))
 
     async def verify_credentials(self, oem_key: str | None = None) -> None:
         """Authenticate afresh, bypassing the cache, with `oem_key` or the active key."""

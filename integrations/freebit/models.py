@@ -1,57 +1,37 @@
-"""What callers pass to and get from `FreebitClient`, validated before anything is sent."""
+"""What `FreebitClient` answers, and the checks it makes before sending anything.
+
+The operations it is asked for are the portal's own (`contracts.sim`); what is checked here is
+Freebit's view of them, so a request Freebit would refuse is refused before any call."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict
 
-ContractLine = Literal["4G", "5G"]
-AccountNumber = Annotated[str, StringConstraints(pattern=r"^0\d{9,10}$")]
+from contracts.sim import ContractLine, QuotaTopUp, VoiceOptionsChange
+
+ACCOUNT_NUMBER = re.compile(r"0[0-9]{9,10}")
 """A SIM's phone number: 10 or 11 digits, starting with 0."""
 MAX_QUOTA_MB = 512_000
+"""Freebit's own upper bound for one top-up; the portal allows less (`contracts.sim`)."""
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    account: AccountNumber
-
-
-class AccountQuery(_Request):
-    pass
+def check_account(account: str) -> None:
+    if not ACCOUNT_NUMBER.fullmatch(account):
+        raise ValueError(f"account {account!r} is not 10 or 11 digits starting with 0")
 
 
-class QuotaTopUp(_Request):
-    quota_mb: int = Field(ge=1, le=MAX_QUOTA_MB)
-    expire: date | None = None
+def check_top_up(top_up: QuotaTopUp) -> None:
+    if not 1 <= top_up.quota_mb <= MAX_QUOTA_MB:
+        raise ValueError(f"quota {top_up.quota_mb} MB is outside 1-{MAX_QUOTA_MB} MB")
 
 
-class PlanChange(_Request):
-    plan_code: str = Field(min_length=1)
-    run_time: date | None = Field(default=None, description="scheduled day; None means now")
-
-
-class VoiceOptionChange(_Request):
+def check_voice_options(change: VoiceOptionsChange) -> None:
     """None leaves an option as it is; at least one option must change."""
-
-    voice_mail: bool | None = None
-    call_waiting: bool | None = None
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> VoiceOptionChange:
-        if self.voice_mail is None and self.call_waiting is None:
-            raise ValueError("a voice option change needs voice_mail or call_waiting")
-        return self
-
-
-class NetworkTypeChange(_Request):
-    contract_line: ContractLine
-
-
-class Cancellation(_Request):
-    run_date: date | None = Field(default=None, description="cancellation day; None means now")
+    if change.voice_mail is None and change.call_waiting is None:
+        raise ValueError("a voice option change needs voice_mail or call_waiting")
 
 
 class _Answer(BaseModel):

@@ -12,18 +12,16 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from integrations.errors import AuthenticationError
-from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
-from integrations.freebit.models import (
-    AccountDetail,
-    AccountQuery,
+from contracts.sim import (
     Cancellation,
     NetworkTypeChange,
     PlanChange,
     QuotaTopUp,
-    TrafficInfo,
-    VoiceOptionChange,
+    VoiceOptionsChange,
 )
+from integrations.errors import AuthenticationError
+from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
+from integrations.freebit.models import AccountDetail, TrafficInfo
 from integrations.freebit.paths import FreebitOperation
 
 Json = dict[str, Any]
@@ -46,44 +44,44 @@ def auth_body(oem_id: str, oem_key: str) -> Json:
     return {"oemId": oem_id, "oemKey": oem_key}
 
 
-def account_detail_body(query: AccountQuery) -> Json:
+def account_detail_body(account: str) -> Json:
     return {
-        "requestDatas": [{"kind": MVNO, "account": query.account}],
+        "requestDatas": [{"kind": MVNO, "account": account}],
         "version": ACCOUNT_DETAIL_VERSION,
     }
 
 
-def traffic_info_body(query: AccountQuery) -> Json:
-    return {"account": query.account}
+def traffic_info_body(account: str) -> Json:
+    return {"account": account}
 
 
-def add_quota_body(top_up: QuotaTopUp, quota_code: str) -> Json:
+def add_quota_body(account: str, top_up: QuotaTopUp, quota_code: str) -> Json:
     body: Json = {
         "kind": MVNO,
-        "account": top_up.account,
+        "account": account,
         "quota": top_up.quota_mb,
         "quotaCode": quota_code,
     }
     return _with_date(body, "expire", top_up.expire)
 
 
-def plan_change_body(change: PlanChange) -> Json:
-    body: Json = {"account": change.account, "planCode": change.plan_code, "globalIp": NO_GLOBAL_IP}
+def plan_change_body(account: str, change: PlanChange) -> Json:
+    body: Json = {"account": account, "planCode": change.plan_code, "globalIp": NO_GLOBAL_IP}
     return _with_date(body, "runTime", change.run_time)
 
 
-def voice_options_body(change: VoiceOptionChange) -> Json:
+def voice_options_body(account: str, change: VoiceOptionsChange) -> Json:
     options = {"voiceMail": change.voice_mail, "callWaiting": change.call_waiting}
     talk_option = {name: _flag(on) for name, on in options.items() if on is not None}
-    return {"account": change.account, "talkOption": talk_option}
+    return {"account": account, "talkOption": talk_option}
 
 
-def contract_line_body(change: NetworkTypeChange) -> Json:
-    return {"account": change.account, "contractLine": change.contract_line}
+def contract_line_body(account: str, change: NetworkTypeChange) -> Json:
+    return {"account": account, "contractLine": change.contract_line}
 
 
-def cancel_body(cancellation: Cancellation) -> Json:
-    body: Json = {"kind": MVNO, "account": cancellation.account}
+def cancel_body(account: str, cancellation: Cancellation) -> Json:
+    body: Json = {"kind": MVNO, "account": account}
     return _with_date(body, "runDate", cancellation.run_date)
 
 

@@ -16,18 +16,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from redis.asyncio import Redis
 
+from contracts.health import ApiUsage, HealthResult, HealthStatus, Integration
 from integrations import sftp
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.freebit.client import FreebitClient
-from integrations.health.status import (
-    SEED_THRESHOLDS,
-    ApiUsage,
-    HealthResult,
-    HealthStatus,
-    Integration,
-    LatencyThresholds,
-    classify,
-)
+from integrations.health.status import SEED_THRESHOLDS, LatencyThresholds, classify
 from integrations.salesforce.client import SalesforceClient
 from integrations.secrets.provider import CredentialSource
 from integrations.whmcs.client import WhmcsClient

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from temporalio.client import Client
 
+from contracts.health import ApiUsage, HealthStatus, Integration
 from integrations.config import DatabaseSettings
 from integrations.health.probes import DATABASE_CONNECT_TIMEOUT_SECONDS, ping_redis
-from integrations.health.status import ApiUsage, HealthStatus, Integration
 from integrations.health.store import StoredHealth, latest_results
 
 DEPENDENCY_TIMEOUT = timedelta(seconds=3)

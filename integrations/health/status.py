@@ -7,31 +7,11 @@ A check that fails is `down`, whatever its response time.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-
-class Integration(StrEnum):
-    SALESFORCE = "salesforce"
-    WHMCS = "whmcs"
-    FREEBIT = "freebit"
-    REDIS = "redis"
-    DATABASE = "database"
-    SFTP = "sftp"
-
-
-class HealthStatus(StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    CRITICAL = "critical"
-    DOWN = "down"
-
-    @property
-    def level(self) -> int:
-        """0 ok, 1 warning, 2 critical, 3 down (the `portal_integration_health_status` value)."""
-        return list(HealthStatus).index(self)
+from contracts.health import HealthStatus, Integration
 
 
 class LatencyThresholds(BaseModel):
@@ -67,19 +47,3 @@ def classify(latency: timedelta, thresholds: LatencyThresholds | None) -> Health
     if latency <= thresholds.critical:
         return HealthStatus.WARNING
     return HealthStatus.CRITICAL
-
-
-class ApiUsage(BaseModel):
-    """Salesforce's daily API requests, from the `Sforce-Limit-Info` header."""
-
-    used: int
-    limit: int
-
-
-class HealthResult(BaseModel):
-    integration: Integration
-    status: HealthStatus
-    latency_ms: int = Field(ge=0)
-    checked_at: datetime
-    error: str | None = None
-    api_usage: ApiUsage | None = None

@@ -12,7 +12,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from integrations.health.status import ApiUsage, HealthResult, HealthStatus, Integration
+from contracts.health import ApiUsage, HealthResult, HealthStatus, Integration
 
 _COLUMNS = "integration, status, latency_ms, checked_at, error, api_usage_used, api_usage_limit"
 

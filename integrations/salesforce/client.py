@@ -18,10 +18,11 @@ import structlog
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
+from contracts.provisioning import Order
 from integrations.config import SalesforceSettings
 from integrations.errors import AuthenticationError, BusinessError, IntegrationError, TransientError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth, SalesforceToken
-from integrations.salesforce.models import Order, RecordUpdate
+from integrations.salesforce.models import RecordUpdate
 
 log = structlog.get_logger(__name__)
 

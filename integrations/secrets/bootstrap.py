@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
+from contracts.rotation import CredentialKind
 from integrations.config import (
     ConfigurationError,
     DatabaseSettings,
@@ -24,7 +25,6 @@ from integrations.config import (
     WhmcsSettings,
 )
 from integrations.database import apply_migrations
-from integrations.secrets.kinds import CredentialKind
 from integrations.secrets.material import (
     WhmcsApiKey,
     rsa_key_fingerprint,

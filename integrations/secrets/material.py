@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from integrations.secrets.kinds import CredentialKind
+from contracts.rotation import CredentialKind
 
 _SSH_KEY_TYPES: tuple[type[paramiko.PKey], ...] = (
     paramiko.Ed25519Key,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import psycopg
 import structlog
 
-from integrations.secrets.kinds import CredentialKind
+from contracts.rotation import CredentialKind
 from integrations.secrets.store import Credential, SecretStore
 
 log = structlog.get_logger(__name__)

@@ -19,10 +19,10 @@ import structlog
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
+from contracts.rotation import CredentialKind, VersionState
 from integrations.config import DatabaseSettings, SecretsSettings
 from integrations.errors import BusinessError
 from integrations.secrets.cipher import Sealed, SecretCipher, UndecryptableError
-from integrations.secrets.kinds import CredentialKind, VersionState
 
 log = structlog.get_logger(__name__)
 

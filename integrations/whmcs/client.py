@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import structlog
 
+from contracts.provisioning import AddOrderResult
 from integrations.config import WhmcsSettings
 from integrations.errors import (
     AuthenticationError,
@@ -26,7 +27,6 @@ from integrations.secrets.provider import CredentialSource
 from integrations.secrets.store import Credential
 from integrations.whmcs.models import (
     AddOrderRequest,
-    AddOrderResult,
     ClientsPage,
     OrdersPage,
     PayMethod,

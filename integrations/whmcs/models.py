@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.provisioning import OrderLine
+
 
 class _WhmcsModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -29,14 +31,6 @@ class ClientsPage(_WhmcsModel):
     clients: list[WhmcsClientSummary]
 
 
-class OrderLine(_WhmcsModel):
-    """One product of an order; `service_id` is WHMCS's `relid`."""
-
-    product_id: int
-    billing_cycle: str
-    quantity: int = Field(default=1, ge=1)
-
-
 class AddOrderRequest(_WhmcsModel):
     client_id: int
     lines: list[OrderLine] = Field(min_length=1)
@@ -44,12 +38,6 @@ class AddOrderRequest(_WhmcsModel):
     notes: str
     no_invoice: bool = True
     no_email: bool = True
-
-
-class AddOrderResult(_WhmcsModel):
-    order_id: int
-    service_ids: list[int]
-    invoice_id: int | None = None
 
 
 class WhmcsOrder(_WhmcsModel):

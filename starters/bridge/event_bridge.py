@@ -30,7 +30,6 @@ from integrations.salesforce.streaming import (
     PlatformEventTransport,
 )
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake
-from workflows.provision_order_models import ProvisionPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -185,7 +184,6 @@ async def opened_bridge(
     client: Client,
     *,
     task_queue: str,
-    policy: ProvisionPolicy,
     salesforce: SalesforceSettings,
     events: PlatformEventSettings,
     redis_url: str | None,
@@ -201,7 +199,7 @@ async def opened_bridge(
     try:
         yield EventBridge(
             transport,
-            ProvisionIntake(client, task_queue=task_queue, policy=policy),
+            ProvisionIntake(client, task_queue=task_queue),
             channel,
             store=ReplayIdStore(redis, channel) if redis else None,
             on_event=on_event,

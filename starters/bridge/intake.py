@@ -10,10 +10,10 @@ import structlog
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.provisioning import provision_workflow_id
 from integrations.salesforce.models import is_record_id
 from integrations.salesforce.streaming import PlatformEvent
-from starters.provisioning import provision_workflow_id, request_provisioning
-from workflows.provision_order_models import ProvisionPolicy
+from starters.provisioning import request_provisioning
 
 log = structlog.get_logger(__name__)
 
@@ -46,10 +46,9 @@ def event_key(event: PlatformEvent) -> str:
 
 
 class ProvisionIntake:
-    def __init__(self, client: Client, *, task_queue: str, policy: ProvisionPolicy) -> None:
+    def __init__(self, client: Client, *, task_queue: str) -> None:
         self._client = client
         self._task_queue = task_queue
-        self._policy = policy
 
     async def submit(self, event: PlatformEvent) -> IntakeOutcome:
         """Hand the event to Temporal; returns once Temporal has acknowledged it.
@@ -76,7 +75,6 @@ class ProvisionIntake:
             self._client,
             order_id,
             task_queue=self._task_queue,
-            policy=self._policy,
             event_id=event_key(event),
             idem_key=idem_key if isinstance(idem_key, str) else None,
         )

@@ -28,7 +28,8 @@ from starters.demo.local_vendors import running_vendor_emulators
 from starters.demo.runner import prepare_work_dir, run_demo
 from starters.services.codec_server import codec_server
 from starters.services.ops_http import OpsEndpoint
-from workers.worker import IntegrationSettings, open_integrations, run_until_cancelled
+from workers.dependencies import WorkerSettings, open_integrations
+from workers.worker import run_until_cancelled
 
 app = typer.Typer(
     help="Operate portal-workflows: worker, orders, and more.",
@@ -49,12 +50,13 @@ def worker() -> None:
     """Run the worker: all workflows and activities, on every task queue."""
 
     async def run_worker() -> None:
-        settings = IntegrationSettings.from_environment()
+        settings = WorkerSettings.from_environment()
+        connections = settings.integrations
         ops = OpsEndpoint.for_worker()
         client, temporal = await temporal_client()
         async with (
             open_integrations(settings) as integrations,
-            ops.serving(client, settings.database, settings.redis.url),
+            ops.serving(client, connections.database, connections.redis.url),
         ):
             await run_until_cancelled(client, temporal.task_queue, integrations)
 

@@ -19,12 +19,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from contracts.health import HealthResult, HealthStatus
+from integrations.connections import (
+    IntegrationSettings,
+    open_stored_credentials,
+    open_vendor_clients,
+)
 from integrations.health.probes import HealthProbes
-from integrations.health.status import SEED_THRESHOLDS, HealthResult, HealthStatus
+from integrations.health.status import SEED_THRESHOLDS
 from integrations.redis_connection import redis_client
 from integrations.secrets.provider import StoredCredentials
 from starters.cli.support import run
-from workers.worker import IntegrationSettings, open_stored_credentials, open_vendor_clients
 
 STATUS_STYLES = {
     HealthStatus.OK: "green",

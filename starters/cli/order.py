@@ -11,17 +11,12 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.provisioning import ProvisionStatus, RetryRequest, provision_workflow_id
 from integrations.config import PlatformEventSettings, ReplayMode, load
 from starters.bridge.intake import IntakeOutcome
 from starters.cli.support import configured_bridge, fail, run, temporal_client
-from starters.provisioning import (
-    InvalidOrderIdError,
-    ProvisioningSettings,
-    provision_workflow_id,
-    request_provisioning,
-)
+from starters.provisioning import InvalidOrderIdError, request_provisioning
 from workflows.provision_order import ProvisionOrder
-from workflows.provision_order_models import ProvisionStatus, RetryRequest
 
 BACKFILL_QUIET_SECONDS = 15.0
 """A backfill is complete when Salesforce has sent nothing for this long."""
@@ -36,12 +31,9 @@ def start(order_id: OrderIdArgument) -> None:
     """Start ProvisionOrder for an order (what the Platform Event bridge does per event)."""
 
     async def start_workflow() -> str:
-        policy = load(ProvisioningSettings)
         client, temporal = await temporal_client()
         try:
-            handle = await request_provisioning(
-                client, order_id, task_queue=temporal.task_queue, policy=policy
-            )
+            handle = await request_provisioning(client, order_id, task_queue=temporal.task_queue)
         except InvalidOrderIdError as error:
             raise fail(str(error)) from None
         return f"{handle.id} (run {handle.result_run_id})"

@@ -9,16 +9,15 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 from temporalio.client import WorkflowFailureError
 
-from integrations.config import RecordsSettings, load
-from starters.cli.support import fail, run, temporal_client
-from starters.records import download_progress, start_import
-from workflows.import_call_records import ImportCallRecords
-from workflows.import_call_records_models import (
+from contracts.records import (
     ImportCallRecordsResult,
     ImportCallRecordsStatus,
     call_records_workflow_id,
     normalize_month,
 )
+from starters.cli.support import fail, run, temporal_client
+from starters.records import download_progress, start_import
+from workflows.import_call_records import ImportCallRecords
 
 records_app = typer.Typer(help="Monthly call and SMS detail records.", no_args_is_help=True)
 
@@ -59,9 +58,8 @@ def import_month(
         raise fail(str(error)) from None
 
     async def start_and_follow() -> ImportCallRecordsResult:
-        settings = load(RecordsSettings)
         client, temporal = await temporal_client()
-        handle = await start_import(client, temporal.task_queue, month, settings)
+        handle = await start_import(client, temporal.task_queue, month)
         result = asyncio.ensure_future(handle.result())
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn())
         with Progress(*columns) as progress:

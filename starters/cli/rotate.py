@@ -15,21 +15,19 @@ from typing import Annotated, TypeVar
 import typer
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.rotation import CredentialKind, HandlerAnswer, HumanStep, RotationStatus
 from integrations.config import DatabaseSettings, SecretsSettings, load
-from integrations.secrets.kinds import CredentialKind
 from integrations.secrets.material import MalformedSecretError
 from integrations.secrets.store import SecretStore
 from starters.cli.support import fail, run, temporal_client
 from starters.rotation import (
     RotationRefusedError,
-    RotationSettings,
     confirm_step,
     rotation_handle,
     rotation_status,
     stage_secret,
     start_rotation,
 )
-from workflows.rotate_credential_models import HandlerAnswer, HumanStep, RotationStatus
 
 rotate_app = typer.Typer(
     help="Credential rotation: one guided RotateCredential workflow per kind.",
@@ -49,8 +47,7 @@ def start(kind: KindArgument) -> None:
 
     async def start_it() -> str:
         client, temporal = await temporal_client()
-        policy = load(RotationSettings).policy()
-        handle = await start_rotation(client, kind, task_queue=temporal.task_queue, policy=policy)
+        handle = await start_rotation(client, kind, task_queue=temporal.task_queue)
         return handle.id
 
     workflow_id = _run_refusable(kind, start_it)

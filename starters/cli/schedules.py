@@ -6,7 +6,6 @@ import os
 
 import typer
 
-from integrations.config import RecordsSettings, load
 from starters.cli.support import run, temporal_client
 from starters.schedules import apply_schedules, system_schedules
 
@@ -19,10 +18,9 @@ def apply() -> None:
     checks (`health-sftp` only with SFTP_HOST set; removed when it is unset)."""
 
     async def apply_all() -> None:
-        settings = load(RecordsSettings)
         client, temporal = await temporal_client()
         schedules = system_schedules(
-            temporal.task_queue, settings, sftp_configured=bool(os.environ.get("SFTP_HOST"))
+            temporal.task_queue, sftp_configured=bool(os.environ.get("SFTP_HOST"))
         )
         for applied in await apply_schedules(client, schedules):
             typer.echo(f"{applied.schedule_id}: {applied.outcome}")

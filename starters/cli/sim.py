@@ -9,11 +9,7 @@ import typer
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from integrations.config import load
-from starters.cli.support import fail, run, temporal_client
-from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
-from workflows.sim_account import SimAccount
-from workflows.sim_account_models import (
+from contracts.sim import (
     Cancellation,
     CancelOperationRequest,
     InvalidSimRequestError,
@@ -24,7 +20,11 @@ from workflows.sim_account_models import (
     SimAccountOverview,
     SimOperation,
     VoiceOptionsChange,
+    sim_workflow_id,
 )
+from starters.cli.support import fail, run, temporal_client
+from starters.sim_operations import request_sim_operation
+from workflows.sim_account import SimAccount
 
 sim_app = typer.Typer(help="Freebit SIM operations, one queue per SIM.", no_args_is_help=True)
 
@@ -121,11 +121,10 @@ def cancel_op(account: AccountArgument, op_id: str) -> None:
 
 def _request(account: str, operation: SimOperation) -> None:
     async def request() -> str:
-        settings = load(SimOperationSettings)
         client, temporal = await temporal_client()
         try:
             accepted = await request_sim_operation(
-                client, account, operation, task_queue=temporal.task_queue, settings=settings
+                client, account, operation, task_queue=temporal.task_queue
             )
         except InvalidSimRequestError as error:
             raise fail(f"Refused: {error}") from None

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 from temporalio.client import Client
 
+from contracts.rotation import CredentialKind
 from integrations.config import (
     ConfigurationError,
     DatabaseSettings,
@@ -25,11 +26,9 @@ from integrations.config import (
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
 from integrations.secrets.bootstrap import SeedCredentials, open_credentials
-from integrations.secrets.kinds import CredentialKind
 from integrations.temporal import connect
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
-from starters.provisioning import ProvisioningSettings
 
 ResultT = TypeVar("ResultT")
 
@@ -68,7 +67,7 @@ async def configured_bridge(
 ) -> AsyncIterator[EventBridge]:
     """A bridge built from the environment's settings, positioned where it should resume;
     its JWT key comes from the secret store (so a rotated key is picked up)."""
-    salesforce, policy = load(SalesforceSettings), load(ProvisioningSettings)
+    salesforce = load(SalesforceSettings)
     credentials = await open_credentials(
         load(DatabaseSettings), load(SecretsSettings), SeedCredentials(salesforce=salesforce)
     )
@@ -76,7 +75,6 @@ async def configured_bridge(
     async with opened_bridge(
         client,
         task_queue=temporal.task_queue,
-        policy=policy,
         salesforce=salesforce,
         events=events,
         redis_url=redis_url,

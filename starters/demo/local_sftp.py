@@ -10,9 +10,8 @@ from pathlib import Path
 
 import typer
 
+from contracts.records import MONTHS_BEHIND, RecordKind, months_back, normalize_month
 from emulators.sftp import SftpEmulator
-from integrations.call_records.format import RecordKind
-from workflows.import_call_records_models import MONTHS_BEHIND, months_back, normalize_month
 
 
 def records_month_option(value: str | None) -> str | None:

@@ -12,9 +12,15 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from activities.policies import PolicyActivities
+from contracts.provisioning import ProvisionPolicy
+from contracts.records import RecordsPolicy
+from contracts.rotation import RotationPolicy
+from contracts.sim import SimAccountPolicy
 from emulators.freebit import (
     API_PREFIX,
     DEFAULT_CREDENTIALS,
+    DEFAULT_PLAN_CODES,
     FreebitEmulator,
     FreebitEmulatorControl,
 )
@@ -30,8 +36,9 @@ from integrations.config import (
     SecretsSettings,
     WhmcsSettings,
 )
+from integrations.connections import IntegrationSettings
 from integrations.salesforce.keys import generate_jwt_key_pair
-from workers.worker import IntegrationSettings
+from workers.dependencies import WorkerSettings
 
 CONSUMER_KEY = "portal-workflows-local-consumer-key"
 INTEGRATION_USER = "integration@portal.example"
@@ -61,6 +68,22 @@ class LocalVendors:
             secrets=self.secrets_settings,
         )
 
+    def worker_settings(
+        self,
+        database: DatabaseSettings,
+        redis: RedisSettings,
+        provisioning: ProvisionPolicy | None = None,
+    ) -> WorkerSettings:
+        """The worker's settings: these emulators, the default policies (the SIM plan codes:
+        the ones the Freebit emulator knows)."""
+        policies = PolicyActivities(
+            provisioning=provisioning or ProvisionPolicy(),
+            sim_account=SimAccountPolicy(plan_codes=list(DEFAULT_PLAN_CODES)),
+            records=RecordsPolicy(),
+            rotation=RotationPolicy(),
+        )
+        return WorkerSettings(self.integration_settings(database, redis), policies)
+
     def environment(self) -> dict[str, str]:
         """The settings that point the production clients at these emulators."""
         salesforce, whmcs = self.salesforce_settings, self.whmcs_settings
@@ -76,6 +99,7 @@ class LocalVendors:
             "FREEBIT_BASE_URL": self.freebit_settings.base_url,
             "FREEBIT_OEM_ID": self.freebit_settings.oem_id,
             "FREEBIT_OEM_KEY": self.freebit_settings.oem_key.get_secret_value(),
+            "FREEBIT_PLAN_CODES": ",".join(DEFAULT_PLAN_CODES),
             "SECRETS_MASTER_KEY": self.secrets_settings.master_key.get_secret_value(),
             "SECRETS_MASTER_KEY_ID": self.secrets_settings.master_key_id,
         }

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.provisioning import ProvisionPolicy
 from integrations.config import (
     DatabaseSettings,
     LogFormat,
@@ -45,8 +46,8 @@ from starters.demo.scenario import (
     follow_until_activated,
     request_sim_sample,
 )
-from workers.worker import Integrations, open_integrations, running_workers
-from workflows.provision_order_models import ProvisionPolicy
+from workers.dependencies import Integrations, open_integrations
+from workers.worker import running_workers
 
 DEMO_DIR = Path(".demo")
 TASK_QUEUE = "portal"
@@ -115,8 +116,10 @@ async def _running_system(
         stack.push_async_callback(env.shutdown)
         integrations = await stack.enter_async_context(
             open_integrations(
-                vendors.integration_settings(
-                    DatabaseSettings(DATABASE_URL=database_url), RedisSettings(REDIS_URL=redis)
+                vendors.worker_settings(
+                    DatabaseSettings(DATABASE_URL=database_url),
+                    RedisSettings(REDIS_URL=redis),
+                    provisioning=DEMO_POLICY,
                 )
             )
         )
@@ -134,7 +137,6 @@ async def _start_bridge(
         opened_bridge(
             env.client,
             task_queue=TASK_QUEUE,
-            policy=DEMO_POLICY,
             salesforce=vendors.salesforce_settings,
             events=events,
             redis_url=redis,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from contracts.provisioning import ActivationStatus
 from emulators.whmcs import NewClient
 from integrations.id_mappings import IdMapping, IdMappings
-from integrations.salesforce.models import ActivationStatus
 from starters.demo.local_vendors import LocalVendors
 
 

@@ -10,17 +10,15 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from emulators.freebit import DEFAULT_PLAN_CODES, NewSimAccount
+from contracts.provisioning import ActivationStatus, ProvisionStatus, provision_workflow_id
+from contracts.sim import NetworkTypeChange, PlanChange, sim_workflow_id
+from emulators.freebit import NewSimAccount
 from integrations.id_mappings import IdMappings
-from integrations.salesforce.models import ActivationStatus
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
-from starters.provisioning import provision_workflow_id
-from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
+from starters.sim_operations import request_sim_operation
 from workflows.provision_order import ProvisionOrder
-from workflows.provision_order_models import ProvisionStatus
 from workflows.sim_account import SimAccount
-from workflows.sim_account_models import NetworkTypeChange, PlanChange
 
 POLL_INTERVAL_SECONDS = 0.5
 
@@ -115,11 +113,8 @@ DEMO_SIM = "08012345678"
 async def request_sim_sample(client: Client, vendors: LocalVendors, task_queue: str) -> str:
     """A plan change and a 4G -> 5G change on one SIM: the second waits out Freebit's gap."""
     vendors.freebit.add_account(NewSimAccount(account=DEMO_SIM, plan_code="PASI_10GB"))
-    settings = SimOperationSettings(plan_codes=list(DEFAULT_PLAN_CODES))
     for operation in (PlanChange(plan_code="PASI_5GB"), NetworkTypeChange(contract_line="5G")):
-        await request_sim_operation(
-            client, DEMO_SIM, operation, task_queue=task_queue, settings=settings
-        )
+        await request_sim_operation(client, DEMO_SIM, operation, task_queue=task_queue)
     return DEMO_SIM
 
 

@@ -1,4 +1,5 @@
-"""Input, output, handler and query models of the `RotateCredential` workflow.
+"""`RotateCredential`: credential kinds, versions, the human steps, handler models and the
+rotation activities.
 
 Nothing here holds secret material: versions are referred to by number, and what is shown
 is public (fingerprints, a certificate, an authorized_keys line).
@@ -11,9 +12,30 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from activities.credentials import VersionInfo
-from integrations.config import Duration
-from integrations.secrets.kinds import CredentialKind
+from contracts.activity_type import ActivityType
+from contracts.durations import Duration
+
+
+class CredentialKind(StrEnum):
+    SALESFORCE_JWT = "salesforce-jwt"
+    """PEM RSA private key that signs the JWT bearer assertion."""
+    WHMCS_API = "whmcs-api"
+    """WHMCS API identifier and secret (JSON)."""
+    FREEBIT_OEM = "freebit-oem"
+    """Freebit OEM key (the OEM id is not secret and stays in FREEBIT_OEM_ID)."""
+    SFTP_SSH = "sftp-ssh"
+    """OpenSSH/PEM private key of the SFTP user."""
+
+
+class VersionState(StrEnum):
+    STAGED = "staged"
+    """The candidate of a running rotation, not used by the clients."""
+    ACTIVE = "active"
+    """What the clients use; one per kind."""
+    RETIRED = "retired"
+    """Replaced by a newer active version (kept, encrypted, for an emergency rollback)."""
+    DISCARDED = "discarded"
+    """A staged version that was never promoted; its ciphertext is erased."""
 
 
 def rotation_workflow_id(kind: CredentialKind) -> str:
@@ -46,6 +68,8 @@ HUMAN_STEPS = {
 
 
 class RotationPolicy(BaseModel):
+    """The worker's ROTATION_* settings, read once when a rotation starts."""
+
     reminder_interval: Duration = Field(
         default=timedelta(hours=4), description="how often a waiting rotation reminds"
     )
@@ -61,13 +85,47 @@ class RotationPolicy(BaseModel):
 
 class RotateCredentialInput(BaseModel):
     kind: CredentialKind
-    policy: RotationPolicy = RotationPolicy()
 
 
 class RotateCredentialResult(BaseModel):
     kind: CredentialKind
     active_version: int
     retired_version: int | None
+
+
+class KindRef(BaseModel):
+    kind: CredentialKind
+
+
+class VersionRef(BaseModel):
+    kind: CredentialKind
+    version: int
+
+
+class VersionCheck(VersionRef):
+    through_worker_clients: bool = False
+    """False: try the candidate version alone. True: the worker's own clients, which must be
+    using `version` by now (the check after a promotion)."""
+
+
+class VersionInfo(BaseModel):
+    kind: CredentialKind
+    version: int
+    state: VersionState
+    fingerprint: str | None = None
+    public_material: str | None = None
+    """What a vendor must be given: the X.509 certificate, or the authorized_keys line."""
+
+
+class ActiveVersion(BaseModel):
+    version: VersionInfo | None
+    """None: the store has no active version of the kind."""
+
+
+class PromotionResult(BaseModel):
+    kind: CredentialKind
+    active: int
+    retired: int | None
 
 
 class RotationPhase(StrEnum):
@@ -108,3 +166,17 @@ class StageRequest(BaseModel):
 class HandlerAnswer(BaseModel):
     accepted: bool
     message: str
+
+
+ROTATION_POLICY = ActivityType("rotation_policy", type(None), RotationPolicy)
+"""Local: the worker's ROTATION_* settings, recorded in history when a rotation starts."""
+DESCRIBE_ACTIVE = ActivityType("describe_active", KindRef, ActiveVersion)
+DESCRIBE_CANDIDATE = ActivityType("describe_candidate", VersionRef, VersionInfo)
+GENERATE_CANDIDATE = ActivityType("generate_candidate", KindRef, VersionInfo)
+PROMOTE = ActivityType("promote", VersionRef, PromotionResult)
+DISCARD = ActivityType("discard", VersionRef, bool)
+CLEAR_FREEBIT_AUTH_KEY = ActivityType("clear_freebit_auth_key", KindRef, type(None))
+VERIFY_SALESFORCE_KEY = ActivityType("verify_salesforce_key", VersionCheck, VersionRef)
+VERIFY_WHMCS_CREDENTIAL = ActivityType("verify_whmcs_credential", VersionCheck, VersionRef)
+VERIFY_FREEBIT_KEY = ActivityType("verify_freebit_key", VersionCheck, VersionRef)
+VERIFY_SFTP_KEY = ActivityType("verify_sftp_key", VersionCheck, VersionRef)

@@ -1,5 +1,5 @@
-"""Models of the `SimAccount` entity workflow: the operations a SIM can be asked for, their
-validation, and the one state model handed from run to run by continue-as-new."""
+"""`SimAccount`: the Freebit operations a SIM can be asked for, their validation, the state
+handed from run to run by continue-as-new, and one activity per operation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from integrations.config import Duration
+from contracts.activity_type import ActivityType
+from contracts.durations import Duration
 
 ACCOUNT_PATTERN = re.compile(r"0\d{9,10}")
 """A Japanese phone number: 10 or 11 digits starting with 0 (e.g. 08012345678)."""
@@ -18,10 +19,16 @@ QUOTA_MB_RANGE = (100, 51_200)
 """What the portal lets a customer add in one top-up."""
 HISTORY_KEPT = 50
 
+ContractLine = Literal["4G", "5G"]
+
+
+def sim_workflow_id(account: str) -> str:
+    return f"sim-{account}"
+
 
 class PlanChange(BaseModel):
     kind: Literal["plan_change"] = "plan_change"
-    plan_code: str
+    plan_code: str = Field(min_length=1)
     run_time: date | None = Field(default=None, description="Freebit applies it on that day")
 
     def describe(self) -> str:
@@ -31,7 +38,7 @@ class PlanChange(BaseModel):
 
 class QuotaTopUp(BaseModel):
     kind: Literal["top_up"] = "top_up"
-    quota_mb: int
+    quota_mb: int = Field(ge=1)
     expire: date | None = None
 
     def describe(self) -> str:
@@ -40,13 +47,15 @@ class QuotaTopUp(BaseModel):
 
 class NetworkTypeChange(BaseModel):
     kind: Literal["network_type"] = "network_type"
-    contract_line: str
+    contract_line: ContractLine
 
     def describe(self) -> str:
         return f"network type change to {self.contract_line}"
 
 
 class VoiceOptionsChange(BaseModel):
+    """None leaves an option as it is."""
+
     kind: Literal["voice_options"] = "voice_options"
     voice_mail: bool | None = None
     call_waiting: bool | None = None
@@ -65,7 +74,7 @@ class VoiceOptionsChange(BaseModel):
 
 class Cancellation(BaseModel):
     kind: Literal["cancellation"] = "cancellation"
-    run_date: date | None = None
+    run_date: date | None = Field(default=None, description="cancellation day; None means now")
 
     def describe(self) -> str:
         return "cancellation" + (f" on {self.run_date}" if self.run_date else "")
@@ -81,22 +90,28 @@ class InvalidSimRequestError(ValueError):
     """The request can never succeed; the message names what is wrong."""
 
 
-def validate_operation(account: str, operation: SimOperation, plan_codes: list[str]) -> None:
-    """Raise InvalidSimRequestError for a request Freebit would refuse anyway."""
+def validate_request(account: str, operation: SimOperation) -> None:
+    """Raise InvalidSimRequestError for a request Freebit or the portal would refuse anyway.
+
+    Plan codes are the worker's setting (FREEBIT_PLAN_CODES): see `validate_plan_code`."""
     if not ACCOUNT_PATTERN.fullmatch(account):
         raise InvalidSimRequestError(f"account {account!r} is not a 10 or 11 digit phone number")
     match operation:
-        case PlanChange(plan_code=code) if code not in plan_codes:
-            raise InvalidSimRequestError(f"unknown plan code {code!r}")
         case QuotaTopUp(quota_mb=quota) if not QUOTA_MB_RANGE[0] <= quota <= QUOTA_MB_RANGE[1]:
             low, high = QUOTA_MB_RANGE
             raise InvalidSimRequestError(f"quota {quota} MB is outside {low}-{high} MB")
-        case NetworkTypeChange(contract_line=line) if line not in ("4G", "5G"):
-            raise InvalidSimRequestError(f"network type {line!r} is not 4G or 5G")
         case VoiceOptionsChange(voice_mail=None, call_waiting=None):
             raise InvalidSimRequestError(
                 "a voice option change must set voice mail or call waiting"
             )
+
+
+def validate_plan_code(operation: SimOperation, plan_codes: list[str]) -> None:
+    if isinstance(operation, PlanChange) and operation.plan_code not in plan_codes:
+        raise InvalidSimRequestError(
+            f"unknown plan code {operation.plan_code!r} (FREEBIT_PLAN_CODES: "
+            f"{', '.join(plan_codes)})"
+        )
 
 
 class OperationStatus(StrEnum):
@@ -119,8 +134,10 @@ class QueuedOperation(BaseModel):
 
 
 class SimAccountPolicy(BaseModel):
-    """Timing rules, read from FREEBIT_* settings by whoever starts the workflow."""
+    """The worker's FREEBIT_* SIM rules, read once when a SIM's workflow starts and carried
+    through continue-as-new."""
 
+    plan_codes: list[str]
     operation_gap: Duration = timedelta(minutes=30)
     network_type_delay: Duration = timedelta(minutes=30)
     max_attempts: int = Field(default=3, ge=1)
@@ -133,8 +150,8 @@ class SimAccountState(BaseModel):
     """Everything the workflow knows; carried whole into the next run by continue-as-new."""
 
     account: str
-    plan_codes: list[str]
-    policy: SimAccountPolicy = SimAccountPolicy()
+    policy: SimAccountPolicy | None = None
+    """None until the first run has read the worker's policy."""
     queue: list[QueuedOperation] = Field(default_factory=list)
     running: QueuedOperation | None = None
     history: list[QueuedOperation] = Field(default_factory=list)
@@ -176,3 +193,39 @@ class SimAccountOverview(BaseModel):
     queue: list[QueuedOperation]
     history: list[QueuedOperation]
     next_allowed_at: datetime | None
+
+
+class _OperationCall(BaseModel):
+    """One Freebit operation of one SIM; `op_id` makes it run at most once."""
+
+    op_id: str
+    account: str
+
+
+class PlanChangeCall(_OperationCall):
+    operation: PlanChange
+
+
+class TopUpCall(_OperationCall):
+    operation: QuotaTopUp
+
+
+class NetworkTypeCall(_OperationCall):
+    operation: NetworkTypeChange
+
+
+class VoiceOptionsCall(_OperationCall):
+    operation: VoiceOptionsChange
+
+
+class CancellationCall(_OperationCall):
+    operation: Cancellation
+
+
+SIM_POLICY = ActivityType("sim_account_policy", type(None), SimAccountPolicy)
+"""Local: the worker's FREEBIT_* SIM settings, recorded in history when a SIM's run starts."""
+CHANGE_PLAN = ActivityType("change_plan", PlanChangeCall, type(None))
+ADD_QUOTA = ActivityType("add_quota", TopUpCall, type(None))
+CHANGE_NETWORK_TYPE = ActivityType("change_network_type", NetworkTypeCall, type(None))
+CHANGE_VOICE_OPTIONS = ActivityType("change_voice_options", VoiceOptionsCall, type(None))
+CANCEL_ACCOUNT = ActivityType("cancel_account", CancellationCall, type(None))
