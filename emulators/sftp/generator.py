@@ -10,13 +10,12 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from contracts.records import JST, RecordKind
 from integrations.call_records.format import (
     ENCODING,
-    JST,
     SMS_DIRECTIONS,
     TALK_DIRECTIONS,
     TIMESTAMP_FORMAT,
-    RecordKind,
     header,
 )
 

@@ -28,8 +28,8 @@ from paramiko.common import (
 )
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED
 
+from contracts.records import RecordKind, file_name
 from emulators.sftp.generator import write_detail_file
-from integrations.call_records.format import RecordKind, file_name
 from integrations.config import SftpSettings
 
 USERNAME = "pasi"
