@@ -22,6 +22,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from contracts.sim import (
+    Cancellation,
+    NetworkTypeChange,
+    PlanChange,
+    QuotaTopUp,
+    VoiceOptionsChange,
+)
 from emulators.faults import Fault, FaultKind
 from emulators.freebit import (
     API_PREFIX,
@@ -396,7 +403,7 @@ async def test_quota_top_up_sends_megabytes_code_and_expiry(
 ) -> None:
     expire = japan_today(control) + timedelta(days=30)
 
-    await freebit.add_quota(ACCOUNT, 1_024, expire=expire)
+    await freebit.add_quota(ACCOUNT, QuotaTopUp(quota_mb=1_024, expire=expire))
 
     assert sent_bodies(control, "addSpec") == [
         {
@@ -413,11 +420,11 @@ async def test_quota_top_up_sends_megabytes_code_and_expiry(
 async def test_plan_change_now_and_scheduled(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
-    await freebit.change_plan(ACCOUNT, "PASI_20GB")
+    await freebit.change_plan(ACCOUNT, PlanChange(plan_code="PASI_20GB"))
     changed_now = await freebit.account_detail(ACCOUNT)
     control.advance_clock(minutes=30)
     tomorrow = japan_today(control) + timedelta(days=1)
-    await freebit.change_plan(ACCOUNT, "PASI_5GB", run_time=tomorrow)
+    await freebit.change_plan(ACCOUNT, PlanChange(plan_code="PASI_5GB", run_time=tomorrow))
     scheduled = await freebit.account_detail(ACCOUNT)
     control.advance_clock(minutes=24 * 60)
     applied = await freebit.account_detail(ACCOUNT)
@@ -440,9 +447,11 @@ async def test_plan_change_now_and_scheduled(
 async def test_voice_options_are_sent_as_10_and_20_and_only_when_given(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
-    await freebit.change_voice_options(ACCOUNT, voice_mail=True, call_waiting=False)
+    await freebit.change_voice_options(
+        ACCOUNT, VoiceOptionsChange(voice_mail=True, call_waiting=False)
+    )
     control.advance_clock(minutes=30)
-    await freebit.change_voice_options(ACCOUNT, call_waiting=True)
+    await freebit.change_voice_options(ACCOUNT, VoiceOptionsChange(call_waiting=True))
 
     assert sent_bodies(control, "talkOption") == [
         {"account": ACCOUNT, "talkOption": {"voiceMail": "10", "callWaiting": "20"}},
@@ -456,7 +465,31 @@ async def test_empty_voice_option_change_is_refused_before_any_call(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
     with pytest.raises(ValueError, match="voice_mail or call_waiting"):
-        await freebit.change_voice_options(ACCOUNT)
+        await freebit.change_voice_options(ACCOUNT, VoiceOptionsChange())
+
+    assert control.call_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("call", "refusal"),
+    [
+        (lambda client: client.add_quota(ACCOUNT, QuotaTopUp(quota_mb=512_001)), "512000 MB"),
+        (
+            lambda client: client.change_plan("8012345678", PlanChange(plan_code="PASI_5GB")),
+            "not 10 or 11 digits",
+        ),
+        (
+            lambda client: client.cancel_account("080-1234-5678", Cancellation()),
+            "not 10 or 11 digits",
+        ),
+        (lambda client: client.account_detail("0801234567890"), "not 10 or 11 digits"),
+    ],
+)
+async def test_what_freebit_would_refuse_is_refused_before_any_call(
+    freebit: FreebitClient, control: FreebitEmulatorControl, call: Any, refusal: str
+) -> None:
+    with pytest.raises(ValueError, match=refusal):
+        await call(freebit)
 
     assert control.call_counts() == {}
 
@@ -486,11 +519,11 @@ async def test_cancellation_is_scheduled_and_cannot_be_requested_twice(
 ) -> None:
     run_date = japan_today(control) + timedelta(days=10)
 
-    await freebit.cancel_account(ACCOUNT, run_date=run_date)
+    await freebit.cancel_account(ACCOUNT, Cancellation(run_date=run_date))
     detail = await freebit.account_detail(ACCOUNT)
     control.advance_clock(minutes=30)
     with pytest.raises(FreebitError) as raised:
-        await freebit.cancel_account(ACCOUNT)
+        await freebit.cancel_account(ACCOUNT, Cancellation())
 
     assert sent_bodies(control, "cancel")[0] == {
         "kind": "MVNO",
@@ -509,7 +542,7 @@ async def test_unknown_plan_code_is_a_business_error(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
     with pytest.raises(FreebitError) as raised:
-        await freebit.change_plan(ACCOUNT, "PASI_99GB")
+        await freebit.change_plan(ACCOUNT, PlanChange(plan_code="PASI_99GB"))
 
     assert (raised.value.code, raised.value.result_code) == ("400", "221")
     assert raised.value.message == "Unknown planCode PASI_99GB"
@@ -523,15 +556,15 @@ async def test_unknown_plan_code_is_a_business_error(
 async def test_network_type_change_locks_the_account_for_30_minutes(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
-    await freebit.change_network_type(ACCOUNT, "5G")
+    await freebit.change_network_type(ACCOUNT, NetworkTypeChange(contract_line="5G"))
 
     with pytest.raises(AccountLockedError) as read_refused:
         await freebit.account_detail(ACCOUNT)
     with pytest.raises(AccountLockedError):
-        await freebit.add_quota(ACCOUNT, 100)
+        await freebit.add_quota(ACCOUNT, QuotaTopUp(quota_mb=100))
     control.advance_clock(minutes=31)
     detail = await freebit.account_detail(ACCOUNT)
-    await freebit.add_quota(ACCOUNT, 100)
+    await freebit.add_quota(ACCOUNT, QuotaTopUp(quota_mb=100))
 
     assert sent_bodies(control, "contractLine") == [{"account": ACCOUNT, "contractLine": "5G"}]
     assert (read_refused.value.code, read_refused.value.retryable) == ("LOCKED", True)
@@ -543,14 +576,14 @@ async def test_network_type_change_locks_the_account_for_30_minutes(
 async def test_a_write_inside_the_gap_is_refused_and_the_gap_itself_suffices(
     freebit: FreebitClient, control: FreebitEmulatorControl
 ) -> None:
-    await freebit.add_quota(ACCOUNT, 100)
+    await freebit.add_quota(ACCOUNT, QuotaTopUp(quota_mb=100))
     control.advance_clock(minutes=29)
 
     with pytest.raises(AccountLockedError) as refused:
-        await freebit.change_plan(ACCOUNT, "PASI_20GB")
+        await freebit.change_plan(ACCOUNT, PlanChange(plan_code="PASI_20GB"))
     await freebit.account_detail(ACCOUNT)  # reads are not held back by the gap
     control.advance_clock(minutes=1)
-    await freebit.change_plan(ACCOUNT, "PASI_20GB")
+    await freebit.change_plan(ACCOUNT, PlanChange(plan_code="PASI_20GB"))
 
     operations = control.operations(ACCOUNT)
     assert "operation gap" in refused.value.message
@@ -592,7 +625,7 @@ async def test_top_up_committed_before_a_timeout_is_recorded(
 
     async with connected_client(emulator_url, redis, timeout_ms=300) as impatient:
         with pytest.raises(TransientError) as raised:
-            await impatient.add_quota(ACCOUNT, 500)
+            await impatient.add_quota(ACCOUNT, QuotaTopUp(quota_mb=500))
 
     assert raised.value.code == "ETIMEOUT"
     assert raised.value.code in AMBIGUOUS_ERROR_CODES
@@ -606,7 +639,7 @@ async def test_gateway_timeout_after_commit_is_ambiguous(
     control.inject(Fault(target="addSpec", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=0.1))
 
     with pytest.raises(TransientError) as raised:
-        await freebit.add_quota(ACCOUNT, 500)
+        await freebit.add_quota(ACCOUNT, QuotaTopUp(quota_mb=500))
 
     assert raised.value.code == "504"
     assert raised.value.code in AMBIGUOUS_ERROR_CODES

@@ -9,20 +9,27 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from contracts.sim import (
+    Cancellation,
+    NetworkTypeChange,
+    PlanChange,
+    QuotaTopUp,
+    VoiceOptionsChange,
+)
 from integrations.config import FreebitSettings, load
 from integrations.errors import AuthenticationError
 from integrations.freebit import wire
 from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
 from integrations.freebit.models import (
-    AccountQuery,
-    Cancellation,
-    PlanChange,
-    QuotaTopUp,
-    VoiceOptionChange,
+    MAX_QUOTA_MB,
+    check_account,
+    check_top_up,
+    check_voice_options,
 )
 from integrations.freebit.paths import FreebitOperation, operation_url
 
 ACCOUNT = "08012345678"
+FULL_WIDTH_ACCOUNT = "".join(chr(0xFF10 + int(digit)) for digit in ACCOUNT)
 
 
 def refusal(result_code: str, status_code: str = "400", message: str = "refused") -> Any:
@@ -37,25 +44,45 @@ def test_form_has_one_field_holding_a_json_object() -> None:
 
 
 def test_voice_options_send_only_the_options_given() -> None:
-    both = VoiceOptionChange(account=ACCOUNT, voice_mail=False, call_waiting=True)
-    one = VoiceOptionChange(account=ACCOUNT, voice_mail=True)
+    both = VoiceOptionsChange(voice_mail=False, call_waiting=True)
+    one = VoiceOptionsChange(voice_mail=True)
 
-    assert wire.voice_options_body(both)["talkOption"] == {"voiceMail": "20", "callWaiting": "10"}
-    assert wire.voice_options_body(one)["talkOption"] == {"voiceMail": "10"}
+    assert wire.voice_options_body(ACCOUNT, both) == {
+        "account": ACCOUNT,
+        "talkOption": {"voiceMail": "20", "callWaiting": "10"},
+    }
+    assert wire.voice_options_body(ACCOUNT, one)["talkOption"] == {"voiceMail": "10"}
 
 
 def test_dates_are_yyyymmdd_and_left_out_when_absent() -> None:
-    scheduled = PlanChange(account=ACCOUNT, plan_code="PASI_5GB", run_time=date(2026, 4, 1))
+    scheduled = PlanChange(plan_code="PASI_5GB", run_time=date(2026, 4, 1))
+    now = scheduled.model_copy(update={"run_time": None})
 
-    assert wire.plan_change_body(scheduled)["runTime"] == "20260401"
-    assert "runTime" not in wire.plan_change_body(scheduled.model_copy(update={"run_time": None}))
-    assert wire.cancel_body(Cancellation(account=ACCOUNT)) == {"kind": "MVNO", "account": ACCOUNT}
-    top_up = QuotaTopUp(account=ACCOUNT, quota_mb=100, expire=date(2026, 12, 31))
-    assert wire.add_quota_body(top_up, "CODE")["expire"] == "20261231"
+    assert wire.plan_change_body(ACCOUNT, scheduled)["runTime"] == "20260401"
+    assert wire.plan_change_body(ACCOUNT, now) == {
+        "account": ACCOUNT,
+        "planCode": "PASI_5GB",
+        "globalIp": "20",
+    }
+    assert wire.cancel_body(ACCOUNT, Cancellation()) == {"kind": "MVNO", "account": ACCOUNT}
+    top_up = QuotaTopUp(quota_mb=100, expire=date(2026, 12, 31))
+    assert wire.add_quota_body(ACCOUNT, top_up, "CODE") == {
+        "kind": "MVNO",
+        "account": ACCOUNT,
+        "quota": 100,
+        "quotaCode": "CODE",
+        "expire": "20261231",
+    }
+
+
+def test_network_type_body_names_the_contract_line() -> None:
+    change = NetworkTypeChange(contract_line="5G")
+
+    assert wire.contract_line_body(ACCOUNT, change) == {"account": ACCOUNT, "contractLine": "5G"}
 
 
 def test_account_detail_asks_for_version_2_of_one_mvno_account() -> None:
-    assert wire.account_detail_body(AccountQuery(account=ACCOUNT)) == {
+    assert wire.account_detail_body(ACCOUNT) == {
         "requestDatas": [{"kind": "MVNO", "account": ACCOUNT}],
         "version": "2",
     }
@@ -121,17 +148,37 @@ def test_account_detail_answer_with_string_numbers_and_dates() -> None:
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("check", "refusal"),
     [
-        lambda: AccountQuery(account="8012345678"),
-        lambda: AccountQuery(account="080-1234-5678"),
-        lambda: QuotaTopUp(account=ACCOUNT, quota_mb=0),
-        lambda: QuotaTopUp(account=ACCOUNT, quota_mb=512_001),
-        lambda: PlanChange(account=ACCOUNT, plan_code=""),
-        lambda: VoiceOptionChange(account=ACCOUNT),
+        (lambda: check_account("8012345678"), "not 10 or 11 digits"),
+        (lambda: check_account("080-1234-5678"), "not 10 or 11 digits"),
+        (lambda: check_account("080123456789"), "not 10 or 11 digits"),
+        (lambda: check_account(FULL_WIDTH_ACCOUNT), "not 10 or 11 digits"),
+        (lambda: check_top_up(QuotaTopUp(quota_mb=MAX_QUOTA_MB + 1)), "outside 1-512000 MB"),
+        (lambda: check_voice_options(VoiceOptionsChange()), "voice_mail or call_waiting"),
     ],
 )
-def test_bad_input_is_refused_before_sending(make: Any) -> None:
+def test_the_client_checks_refuse_what_freebit_would(check: Any, refusal: str) -> None:
+    with pytest.raises(ValueError, match=refusal):
+        check()
+
+
+def test_the_client_checks_let_freebits_limits_through() -> None:
+    check_account(ACCOUNT)
+    check_account("0312345678")
+    check_top_up(QuotaTopUp(quota_mb=MAX_QUOTA_MB))
+    check_voice_options(VoiceOptionsChange(call_waiting=False))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: QuotaTopUp(quota_mb=0),
+        lambda: PlanChange(plan_code=""),
+        lambda: NetworkTypeChange(contract_line="3G"),
+    ],
+)
+def test_operations_that_cannot_be_sent_cannot_be_made(make: Any) -> None:
     with pytest.raises(ValidationError):
         make()
 
