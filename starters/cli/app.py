@@ -16,6 +16,7 @@ from integrations.config import (
     RedisSettings,
     load,
 )
+from starters.cli.deploy import deploy_app
 from starters.cli.health import health
 from starters.cli.order import order_app
 from starters.cli.records import records_app
@@ -41,6 +42,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(records_app, name="records")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(rotate_app, name="rotate")
+app.add_typer(deploy_app, name="deploy")
 app.command("codec-server")(codec_server)
 app.command("health")(health)
 

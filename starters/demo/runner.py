@@ -27,6 +27,7 @@ from integrations.config import (
     PlatformEventSettings,
     RedisSettings,
     ReplayMode,
+    WorkerDeploymentSettings,
     load,
 )
 from integrations.logging import configure_logging
@@ -47,6 +48,7 @@ from starters.demo.scenario import (
     request_sim_sample,
 )
 from workers.dependencies import Integrations, open_integrations
+from workers.deployment import deployment_config
 from workers.worker import running_workers
 
 DEMO_DIR = Path(".demo")
@@ -123,7 +125,11 @@ async def _running_system(
                 )
             )
         )
-        await stack.enter_async_context(running_workers(env.client, TASK_QUEUE, integrations))
+        # Versioned, as production runs: the build makes itself current on the new server.
+        deployment = deployment_config(load(WorkerDeploymentSettings))
+        await stack.enter_async_context(
+            running_workers(env.client, TASK_QUEUE, integrations, deployment)
+        )
         await _start_bridge(stack, env, vendors, redis)
         console.print("Worker and Platform Event bridge running.")
         yield DemoSystem(env, integrations, temporal_port, ui_port)
@@ -193,5 +199,6 @@ Try:
   {address} .venv/bin/portalctl order status {order_ids[0]}
   {address} .venv/bin/portalctl order status {order_ids[-1]} --json
   {address} .venv/bin/portalctl sim show {sim}
+  {address} .venv/bin/portalctl deploy status
 Logs: {log_path}"""
     )
