@@ -52,16 +52,12 @@ class LoggingSettings(_Settings):
 
 
 class TemporalSettings(_Settings):
+    """The base task queue. How to reach Temporal is Temporal's own client configuration
+    (`integrations.temporal.client_config`: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...)."""
+
     model_config = SettingsConfigDict(env_prefix="TEMPORAL_")
 
-    address: str = "localhost:7233"
-    namespace: str = "default"
     task_queue: str = "portal"
-    api_key: SecretStr | None = None
-    tls: bool = False
-    tls_client_cert_path: Path | None = None
-    tls_client_key_path: Path | None = None
-    tls_server_ca_path: Path | None = None
 
 
 AES_KEY_SIZES = (16, 24, 32)

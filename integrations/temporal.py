@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +16,53 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import TLSConfig
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 
-from integrations.config import PayloadEncryptionSettings, TemporalSettings
+from integrations.config import ConfigurationError, PayloadEncryptionSettings
 from integrations.payload_codec import data_converter
 
+DEFAULT_ADDRESS = "localhost:7233"
+CLIENT_ENVIRONMENT = (
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_PROFILE",
+)
+"""What Temporal's environment configuration reads (besides TEMPORAL_GRPC_META_*)."""
+LEGACY_CA_PATH = "TEMPORAL_TLS_SERVER_CA_PATH"
+"""This project's earlier name of TEMPORAL_TLS_SERVER_CA_CERT_PATH; still read."""
 
-def _tls_config(settings: TemporalSettings) -> TLSConfig | bool:
-    paths = (
-        settings.tls_client_cert_path,
-        settings.tls_client_key_path,
-        settings.tls_server_ca_path,
-    )
-    if not any(paths):
-        return settings.tls or settings.api_key is not None
-    cert, key, ca = (path.read_bytes() if path else None for path in paths)
-    return TLSConfig(client_cert=cert, client_private_key=key, server_root_ca_cert=ca)
+
+def client_config(environment: Mapping[str, str] | None = None) -> ClientConnectConfig:
+    """Temporal's environment configuration, as the `temporal` CLI reads it: the profile
+    TEMPORAL_PROFILE of the TOML file TEMPORAL_CONFIG_FILE (if any), overridden by the
+    variables of CLIENT_ENVIRONMENT; an API key implies TLS. Unset: the local dev server."""
+    variables = dict(os.environ if environment is None else environment)
+    if LEGACY_CA_PATH in variables:
+        variables.setdefault("TEMPORAL_TLS_SERVER_CA_CERT_PATH", variables[LEGACY_CA_PATH])
+    try:
+        profile = ClientConfigProfile.load(override_env_vars=variables)
+        config = profile.to_client_connect_config()
+    except (RuntimeError, OSError) as error:  # the SDK's ConfigError is a RuntimeError
+        raise ConfigurationError(f"configuration error: Temporal client: {error}") from None
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    return config
 
 
 async def connect(
-    settings: TemporalSettings, encryption: PayloadEncryptionSettings | None = None
+    encryption: PayloadEncryptionSettings | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> Client:
     """A client whose payloads are pydantic JSON, encrypted when `encryption` has keys."""
     return await Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        tls=_tls_config(settings),
+        **client_config(environment),
         data_converter=data_converter(encryption) if encryption else pydantic_data_converter,
     )
 

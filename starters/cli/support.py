@@ -26,7 +26,7 @@ from integrations.config import (
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
 from integrations.secrets.bootstrap import SeedCredentials, open_credentials
-from integrations.temporal import connect
+from integrations.temporal import client_config, connect
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
 
@@ -51,11 +51,10 @@ def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
 async def temporal_client() -> tuple[Client, TemporalSettings]:
     settings, encryption = load(TemporalSettings), load(PayloadEncryptionSettings)
     try:
-        return await connect(settings, encryption), settings
+        return await connect(encryption), settings
     except RuntimeError as error:
-        raise fail(
-            f"cannot reach Temporal at {settings.address} (TEMPORAL_ADDRESS): {error}"
-        ) from None
+        address = client_config()["target_host"]
+        raise fail(f"cannot reach Temporal at {address} (TEMPORAL_ADDRESS): {error}") from None
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 
 from google.protobuf.message import Message
 from pydantic import SecretBytes
@@ -14,16 +13,17 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.config import PayloadEncryptionSettings, TemporalSettings
+from contracts.provisioning import ProvisionOutcome, provision_workflow_id
+from integrations.config import PayloadEncryptionSettings
 from integrations.payload_codec import ENCODING, KEY_ID_METADATA
 from integrations.temporal import connect
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import create_sample_order
-from starters.provisioning import provision_workflow_id, request_provisioning
-from workers.worker import Integrations, running_workers
-from workflows.provision_order_models import ProvisionOutcome, ProvisionPolicy
+from starters.provisioning import request_provisioning
+from tests.support.temporal import deployment_for
+from workers.dependencies import Integrations
+from workers.worker import running_workers
 
-POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
 KEY_ID = "2026-11"
 MARKER_RESULT = "result"
 """Markers (patches, local activities) also carry the SDK's own bookkeeping as plain JSON
@@ -31,11 +31,12 @@ MARKER_RESULT = "result"
 
 
 async def encrypting_client(env: WorkflowEnvironment) -> Client:
-    settings = TemporalSettings(
-        address=env.client.service_client.config.target_host, namespace=env.client.namespace
-    )
+    server = {
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": env.client.namespace,
+    }
     keys = {KEY_ID: SecretBytes(os.urandom(32))}
-    return await connect(settings, PayloadEncryptionSettings(key_id=KEY_ID, keys=keys))
+    return await connect(PayloadEncryptionSettings(key_id=KEY_ID, keys=keys), server)
 
 
 def stored_payloads(message: Message) -> Iterator[Payload]:
@@ -71,10 +72,8 @@ async def test_history_holds_only_ciphertext_yet_the_order_is_provisioned(
     client = await encrypting_client(dev_env)
     order = await create_sample_order(vendors, integrations.id_mappings)
 
-    async with running_workers(client, task_queue, integrations):
-        handle = await request_provisioning(
-            client, order.order_id, task_queue=task_queue, policy=POLICY
-        )
+    async with running_workers(client, task_queue, integrations, deployment_for(task_queue)):
+        handle = await request_provisioning(client, order.order_id, task_queue=task_queue)
         result = await handle.result()
 
     history = await dev_env.client.get_workflow_handle(

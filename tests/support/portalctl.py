@@ -18,9 +18,11 @@ from pydantic_settings import BaseSettings
 from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
+from integrations.temporal import CLIENT_ENVIRONMENT, LEGACY_CA_PATH
 from starters.cli.app import app
 
 APPLICATION_PACKAGES = (
+    "contracts",
     "workflows",
     "activities",
     "workers",
@@ -59,9 +61,11 @@ def parse_error(args: Sequence[str]) -> str | None:
 
 
 def environment_variables() -> set[str]:
-    return {
+    """What a settings class reads, and what Temporal's client configuration reads."""
+    settings = {
         name for settings_class in _settings_classes() for name in _variables_of(settings_class)
     }
+    return settings | {*CLIENT_ENVIRONMENT, LEGACY_CA_PATH}
 
 
 def _settings_classes() -> Iterator[type[BaseSettings]]:

@@ -1,9 +1,19 @@
+from pathlib import Path
+
 import pytest
+from temporalio.service import TLSConfig
 from typer.testing import CliRunner
 
-from integrations.config import ConfigurationError, DatabaseSettings, WhmcsSettings, load
+from integrations.config import (
+    ConfigurationError,
+    DatabaseSettings,
+    ProvisioningSettings,
+    SimAccountSettings,
+    WhmcsSettings,
+    load,
+)
+from integrations.temporal import client_config
 from starters.cli.app import app
-from starters.provisioning import ProvisioningSettings
 
 WHMCS_ENV = {
     "WHMCS_API_URL": "https://billing.example.com/includes/api.php",
@@ -54,10 +64,40 @@ def test_durations_read_as_operators_write_them(
 
 
 def test_cli_stops_with_one_line_and_exit_code_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROVISION_MAX_ATTEMPTS", "many")
+    monkeypatch.setenv("TEMPORAL_PROFILE", "staging")
     result = CliRunner().invoke(app, ["order", "start", "801000000000001AAA"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "configuration error: PROVISION_MAX_ATTEMPTS: Input should be a valid integer, "
-        "unable to parse string as an integer (got 'many')"
+        "configuration error: Temporal client: Profile 'staging' not found"
     ]
+
+
+def test_temporal_client_settings_are_temporals_own(tmp_path: Path) -> None:
+    """The `temporal` CLI's profile file, overridden by the environment; the earlier name of
+    the CA variable still works."""
+    profile = tmp_path / "temporal.toml"
+    profile.write_text('[profile.prod]\naddress = "temporal.example:7233"\nnamespace = "mvno"\n')
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    environment = {
+        "TEMPORAL_CONFIG_FILE": str(profile),
+        "TEMPORAL_PROFILE": "prod",
+        "TEMPORAL_NAMESPACE": "mvno-staging",
+        "TEMPORAL_TLS_SERVER_CA_PATH": str(ca),
+    }
+
+    config = client_config(environment)
+
+    assert config["target_host"] == "temporal.example:7233"
+    assert config["namespace"] == "mvno-staging"
+    tls = config["tls"]
+    assert isinstance(tls, TLSConfig)
+    assert tls.server_root_ca_cert == ca.read_bytes()
+    assert client_config({})["target_host"] == "localhost:7233"
+
+
+def test_the_worker_requires_plan_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FREEBIT_PLAN_CODES", raising=False)
+    with pytest.raises(ConfigurationError) as raised:
+        load(SimAccountSettings)
+    assert str(raised.value) == "configuration error: FREEBIT_PLAN_CODES is required"
