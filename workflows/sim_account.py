@@ -82,6 +82,8 @@ class SimAccount:
                 start_to_close_timeout=POLICY_TIMEOUT,
                 summary="read the worker's FREEBIT_* SIM settings",
             )
+            # The requests that started this run wait for the policy too: queue them first.
+            await workflow.wait_condition(workflow.all_handlers_finished)
         while not self._idle_and_gap_passed():
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)

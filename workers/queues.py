@@ -1,10 +1,13 @@
-"""Which activities run on which task queue: database work and the policy reads on the base
-queue, each vendor's calls on its own queue (so its rate limit covers them), and on every
-queue the health check and the rotation steps that reach its system."""
+"""What runs on each task queue: workflows, database work and the policy reads on the base
+queue; each vendor's calls on its own queue, so its rate limit covers them; on every queue
+the health check and the rotation steps that reach its system. And each queue's worker
+options: threads for the synchronous clients, the vendor's rate limit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from activities.freebit import FreebitActivities
@@ -12,9 +15,39 @@ from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from workers.dependencies import Integrations
+from workflows.registry import WORKFLOWS
 
 QueueActivities = dict[str, list[Callable[..., Any]]]
 """`TaskQueues` field name -> the activities its worker registers."""
+QueueOptions = dict[str, dict[str, Any]]
+"""`TaskQueues` field name -> its `temporalio.worker.Worker` options besides activities."""
+
+SALESFORCE_THREADS = 16
+"""simple-salesforce is synchronous: its activities run in this many threads."""
+SFTP_IMPORTS = 2
+"""paramiko is synchronous too: at most this many call-record files load at once."""
+ACTIVITY_THREADS = SALESFORCE_THREADS + SFTP_IMPORTS
+SFTP_HEARTBEAT_THROTTLE = timedelta(seconds=2)
+"""Import heartbeats carry the bytes read: `portalctl records import` shows them as a bar."""
+
+
+def options_by_queue(integrations: Integrations, threads: ThreadPoolExecutor) -> QueueOptions:
+    limits = integrations.rate_limits
+    return {
+        "portal": {"workflows": WORKFLOWS},
+        "salesforce": {
+            "activity_executor": threads,
+            "max_concurrent_activities": SALESFORCE_THREADS,
+            "max_task_queue_activities_per_second": limits.salesforce,
+        },
+        "whmcs": {"max_task_queue_activities_per_second": limits.whmcs},
+        "freebit": {"max_task_queue_activities_per_second": limits.freebit},
+        "sftp": {
+            "activity_executor": threads,
+            "max_concurrent_activities": SFTP_IMPORTS,
+            "max_heartbeat_throttle_interval": SFTP_HEARTBEAT_THROTTLE,
+        },
+    }
 
 
 def activities_by_queue(integrations: Integrations) -> QueueActivities:
