@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -14,6 +15,7 @@ import structlog
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.policies import PolicyActivities
 from emulators.sftp import SftpEmulator
 from integrations.config import DatabaseSettings, LogFormat, LoggingSettings, RedisSettings
 from integrations.database import apply_migrations
@@ -23,8 +25,9 @@ from integrations.redis_connection import redis_client
 from starters.demo.local_services import fresh_database
 from starters.demo.local_vendors import LocalVendors, running_vendor_emulators
 from tests.support.openssh import OpenSshServer, running_openssh
-from tests.support.temporal import LOCAL, TIME_SKIPPING, workflow_environment
-from workers.worker import Integrations, open_integrations, running_workers
+from tests.support.temporal import LOCAL, TIME_SKIPPING, deployment_for, workflow_environment
+from workers.dependencies import Integrations, open_integrations
+from workers.worker import running_workers
 
 DATABASE_ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -127,9 +130,7 @@ def openssh(openssh_server: OpenSshServer) -> OpenSshServer:
 async def integrations(
     vendor_emulators: LocalVendors, database: DatabaseSettings
 ) -> AsyncIterator[Integrations]:
-    settings = vendor_emulators.integration_settings(
-        database, RedisSettings(REDIS_URL=TEST_REDIS_URL)
-    )
+    settings = vendor_emulators.worker_settings(database, RedisSettings(REDIS_URL=TEST_REDIS_URL))
     async with open_integrations(settings) as integrations:
         yield integrations
 
@@ -140,19 +141,36 @@ def task_queue() -> str:
 
 
 @pytest.fixture
+def worker_policies(integrations: Integrations) -> PolicyActivities:
+    """The policy settings of the test's worker; a test module overrides this fixture to set
+    its own, as an operator sets them where the worker runs."""
+    return integrations.policies
+
+
+@pytest.fixture
 async def dev_worker(
-    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    integrations: Integrations,
+    worker_policies: PolicyActivities,
+    vendors: LocalVendors,
 ) -> AsyncIterator[None]:
     """The worker on the dev server, for end-to-end tests."""
-    async with running_workers(dev_env.client, task_queue, integrations):
+    configured = dataclasses.replace(integrations, policies=worker_policies)
+    async with running_workers(dev_env.client, task_queue, configured, deployment_for(task_queue)):
         yield
 
 
 @pytest.fixture
 async def worker(
-    env: WorkflowEnvironment, task_queue: str, integrations: Integrations, vendors: LocalVendors
+    env: WorkflowEnvironment,
+    task_queue: str,
+    integrations: Integrations,
+    worker_policies: PolicyActivities,
+    vendors: LocalVendors,
 ) -> AsyncIterator[None]:
-    async with running_workers(env.client, task_queue, integrations):
+    configured = dataclasses.replace(integrations, policies=worker_policies)
+    async with running_workers(env.client, task_queue, configured, deployment_for(task_queue)):
         yield
 
 

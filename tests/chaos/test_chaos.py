@@ -25,6 +25,7 @@ import pytest
 from redis.asyncio import Redis
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.provisioning import ProvisionPolicy
 from emulators.faults import Fault, FaultKind
 from emulators.salesforce import ORDER_PROVISION_CHANNEL
 from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
@@ -36,8 +37,7 @@ from tests.support.bulk_orders import BulkOrder, OrderFactory
 from tests.support.polling import wait_until
 from tests.support.portal_processes import PortalProcess, portal_processes
 from tests.support.redis_server import RedisServer, running_redis_server
-from workers.worker import Integrations
-from workflows.provision_order_models import ProvisionPolicy
+from workers.dependencies import Integrations
 
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "50"))
 WORKER_KILLS = int(os.environ.get("CHAOS_WORKER_KILLS", "1"))
@@ -226,7 +226,6 @@ async def replay_all_retained(
     async with opened_bridge(
         dev_env.client,
         task_queue=task_queue,
-        policy=POLICY,
         salesforce=vendors.salesforce_settings,
         events=events,
         redis_url=None,

@@ -25,6 +25,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
+from activities.policies import PolicyActivities
+from contracts.provisioning import (
+    ProvisionOrderResult,
+    ProvisionOutcome,
+    ProvisionPolicy,
+    provision_workflow_id,
+)
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
 from integrations.config import PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
@@ -32,18 +39,15 @@ from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
-from starters.provisioning import provision_workflow_id
 from tests.conftest import TEST_REDIS_URL
 from tests.support.polling import wait_until
 from tests.support.redis_server import running_redis_server
 from tests.support.tcp_proxy import running_tcp_proxy
-from workers.worker import Integrations, running_workers
+from tests.support.temporal import deployment_for
+from tests.support.worker_policies import with_policies
+from workers.dependencies import Integrations
+from workers.worker import running_workers
 from workflows.provision_order import ProvisionOrder
-from workflows.provision_order_models import (
-    ProvisionOrderResult,
-    ProvisionOutcome,
-    ProvisionPolicy,
-)
 
 REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
 TURN_LEASE_SECONDS = 120
@@ -53,6 +57,14 @@ CONNECT_HOLD_SECONDS = 0.5
 QUIET_SECONDS = 10 * CONNECT_HOLD_SECONDS
 WORKFLOW_TIMEOUT_SECONDS = 30
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
+
+
+@pytest.fixture
+def worker_policies(integrations: Integrations) -> PolicyActivities:
+    """Short retries, set on the worker."""
+    return with_policies(integrations, provisioning=POLICY).policies
+
+
 UNAPPROVED = SampleOrderSpec(activation_status=None)
 
 NOT_ACKNOWLEDGED = "Temporal did not acknowledge the event; retrying, replay id not advanced"
@@ -113,7 +125,6 @@ class Bridges:
         async with opened_bridge(
             client,
             task_queue=self.task_queue,
-            policy=POLICY,
             salesforce=self.vendors.salesforce_settings,
             events=events,
             redis_url=redis_url,
@@ -252,7 +263,12 @@ async def test_each_order_is_provisioned_once_despite_duplicate_and_replayed_eve
         originals = approve(vendors, orders)
         duplicates = publish_duplicates(vendors, orders)
         await wait_until_handed_over(live, replay_store, duplicates[-1])
-    async with running_workers(dev_env.client, task_queue, integrations):
+    async with running_workers(
+        dev_env.client,
+        task_queue,
+        with_policies(integrations, provisioning=POLICY),
+        deployment_for(task_queue),
+    ):
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 5
     run_ids = await current_run_ids(dev_env.client, orders)
 
@@ -420,7 +436,12 @@ async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_
     assert (error["level"], error["replay_id"]) == ("error", expired)
     assert restarted.handled == retained
     assert restarted.bridge.counts == {IntakeOutcome.ALREADY_RUNNING: 1, IntakeOutcome.STARTED: 1}
-    async with running_workers(dev_env.client, task_queue, integrations):
+    async with running_workers(
+        dev_env.client,
+        task_queue,
+        with_policies(integrations, provisioning=POLICY),
+        deployment_for(task_queue),
+    ):
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
     assert whmcs_order_counts(vendors, orders) == [1, 1]

@@ -22,11 +22,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.error_mapping import IntegrationErrorInterceptor
 from activities.metrics import ActivityMetricsInterceptor
+from contracts.health import ApiUsage, HealthResult, HealthStatus, Integration
 from integrations.config import DatabaseSettings
 from integrations.errors import TransientError
 from integrations.freebit.token_cache import FreebitTokenCache
 from integrations.health.report import Dependency, ProcessHealth
-from integrations.health.status import ApiUsage, HealthResult, HealthStatus, Integration
 from integrations.health.store import record_result
 from integrations.metrics import free_loopback_port, temporal_metrics_runtime
 from integrations.redis_connection import redis_client

@@ -4,29 +4,38 @@ tests replay: `pytest tests/e2e --record-histories`."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from emulators.faults import Fault, FaultKind
-from starters.demo.local_vendors import LocalVendors
-from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
-from starters.provisioning import request_provisioning
-from tests.conftest import SaveHistory
-from tests.support.polling import wait_until
-from workers.worker import Integrations
-from workflows.provision_order import ProvisionOrder
-from workflows.provision_order_models import (
+from activities.policies import PolicyActivities
+from contracts.provisioning import (
     ProvisionOrderResult,
     ProvisionOutcome,
     ProvisionPolicy,
     ProvisionStep,
     RetryRequest,
 )
+from emulators.faults import Fault, FaultKind
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
+from starters.provisioning import request_provisioning
+from tests.conftest import SaveHistory
+from tests.support.polling import wait_until
+from workers.dependencies import Integrations
+from workflows.provision_order import ProvisionOrder
 
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
+
+
+@pytest.fixture
+def worker_policies(integrations: Integrations) -> PolicyActivities:
+    """Short retries, set on the worker."""
+    return dataclasses.replace(integrations.policies, provisioning=POLICY)
+
 
 Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
 
@@ -44,9 +53,7 @@ async def test_order_is_activated_once_however_often_it_is_requested(
     order = await create_sample_order(vendors, integrations.id_mappings)
 
     handles = [
-        await request_provisioning(
-            dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
-        )
+        await request_provisioning(dev_env.client, order.order_id, task_queue=task_queue)
         for _ in range(3)
     ]
     result = await handles[0].result()
@@ -70,9 +77,7 @@ async def test_failed_order_is_fixed_and_retried_to_activated(
     order = await create_sample_order(
         vendors, integrations.id_mappings, SampleOrderSpec(has_payment_method=False)
     )
-    handle = await request_provisioning(
-        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
-    )
+    handle = await request_provisioning(dev_env.client, order.order_id, task_queue=task_queue)
     while not (await handle.query(ProvisionOrder.status)).waiting_for_retry:
         await dev_env.sleep(timedelta(milliseconds=100))
 
@@ -95,9 +100,7 @@ async def test_retry_sent_while_the_failure_is_being_written_is_kept(
         vendors, integrations.id_mappings, SampleOrderSpec(has_payment_method=False)
     )
     vendors.whmcs.inject(Fault(target="GetPayMethods", kind=FaultKind.LATENCY, seconds=0.5))
-    handle = await request_provisioning(
-        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
-    )
+    handle = await request_provisioning(dev_env.client, order.order_id, task_queue=task_queue)
 
     async def marked_activating() -> bool:
         status = await handle.query(ProvisionOrder.status)
@@ -122,9 +125,7 @@ async def test_workflow_history_carries_no_secret_material(
     dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, integrations: Integrations
 ) -> None:
     order = await create_sample_order(vendors, integrations.id_mappings)
-    handle = await request_provisioning(
-        dev_env.client, order.order_id, task_queue=task_queue, policy=POLICY
-    )
+    handle = await request_provisioning(dev_env.client, order.order_id, task_queue=task_queue)
     await handle.result()
 
     history = (await handle.fetch_history()).to_json()

@@ -32,19 +32,26 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from contracts.health import HealthCheckInput, HealthStatus, Integration
+from contracts.records import RecordKind, file_name
+from contracts.rotation import (
+    CredentialKind,
+    HumanStep,
+    RotateCredentialResult,
+    RotationPolicy,
+    RotationStatus,
+    VersionState,
+)
 from emulators.freebit import NewSimAccount
 from emulators.sftp import SftpEmulator, write_detail_file
 from emulators.whmcs import DEFAULT_CREDENTIAL, ApiCredential
-from integrations.call_records.format import RecordKind, file_name
-from integrations.config import DatabaseSettings, RecordsSettings, RedisSettings, SftpSettings
+from integrations.config import DatabaseSettings, RedisSettings, SftpSettings
 from integrations.errors import AuthenticationError
 from integrations.freebit.client import FreebitClient
 from integrations.freebit.token_cache import TOKEN_KEY, FreebitTokenCache
-from integrations.health.status import HealthStatus, Integration
 from integrations.redis_connection import redis_client
 from integrations.salesforce.auth import SalesforceAuth
 from integrations.salesforce.client import SalesforceClient
-from integrations.secrets.kinds import CredentialKind, VersionState
 from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore
 from integrations.sftp import connect
@@ -67,15 +74,10 @@ from tests.support.secret_store import (
     own_database,
     secrets_settings,
 )
-from workers.worker import Integrations, open_integrations, running_workers
-from workflows.health_check_models import HealthCheckInput
+from tests.support.temporal import deployment_for
+from workers.dependencies import Integrations, open_integrations
+from workers.worker import running_workers
 from workflows.rotate_credential import RotateCredential
-from workflows.rotate_credential_models import (
-    HumanStep,
-    RotateCredentialResult,
-    RotationPolicy,
-    RotationStatus,
-)
 
 POLICY = RotationPolicy(probe_interval=timedelta(hours=1))
 """Probing waits an hour, so the SFTP test moves on only through `public-key-authorized`."""
@@ -186,22 +188,27 @@ async def system(
     """A worker whose clients read the secret store, bootstrapped from the seed settings."""
     empty_secret_store(rotation_database)
     await end_rotations(dev_env.client)
-    settings = dataclasses.replace(
-        vendors.integration_settings(rotation_database, RedisSettings(REDIS_URL=TEST_REDIS_URL)),
+    defaults = vendors.worker_settings(rotation_database, RedisSettings(REDIS_URL=TEST_REDIS_URL))
+    connections = dataclasses.replace(
+        defaults.integrations,
         sftp=sftp_host.settings(),
         secrets=secrets_settings(refresh_interval=timedelta(seconds=STALE_CLIENT_REFRESH)),
     )
-    assert settings.secrets is not None
-    store = SecretStore.from_settings(rotation_database, settings.secrets)
+    settings = dataclasses.replace(
+        defaults,
+        integrations=connections,
+        policies=dataclasses.replace(defaults.policies, rotation=POLICY),
+    )
+    store = SecretStore.from_settings(rotation_database, connections.secrets)
     cli_environment = {
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "DATABASE_URL": rotation_database.url,
-        "SECRETS_MASTER_KEY": settings.secrets.master_key.get_secret_value(),
-        "SECRETS_MASTER_KEY_ID": settings.secrets.master_key_id,
+        "SECRETS_MASTER_KEY": connections.secrets.master_key.get_secret_value(),
+        "SECRETS_MASTER_KEY_ID": connections.secrets.master_key_id,
     }
     async with (
         open_integrations(settings) as integrations,
-        running_workers(dev_env.client, task_queue, integrations),
+        running_workers(dev_env.client, task_queue, integrations, deployment_for(task_queue)),
     ):
         yield RotationSystem(
             dev_env.client, task_queue, integrations, store, vendors, sftp_host, cli_environment
@@ -249,7 +256,7 @@ async def _portalctl_stage(
 
 
 async def _start(system: RotationSystem, kind: CredentialKind) -> Handle:
-    return await start_rotation(system.client, kind, task_queue=system.task_queue, policy=POLICY)
+    return await start_rotation(system.client, kind, task_queue=system.task_queue)
 
 
 async def _until(
@@ -431,8 +438,7 @@ async def test_sftp_key_rotation(
     rotated = await rotate_sftp_key(system)
 
     assert rotated.result.active_version == 2
-    records = RecordsSettings()
-    imported = await (await start_import(system.client, system.task_queue, month, records)).result()
+    imported = await (await start_import(system.client, system.task_queue, month)).result()
     assert [file.rows for file in imported.files] == [5, 3]
     sftp_health = await system.integrations.health.check_integration(
         HealthCheckInput(integration=Integration.SFTP)

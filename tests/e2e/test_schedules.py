@@ -12,7 +12,6 @@ import pytest
 from temporalio.client import Client, ScheduleIntervalSpec
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.config import RecordsSettings
 from starters.schedules import (
     CALL_RECORDS_SCHEDULE_ID,
     ScheduleOutcome,
@@ -49,7 +48,7 @@ async def _listed_ids(client: Client) -> Counter[str]:
 
 async def test_applying_twice_creates_each_schedule_once(client: Client) -> None:
     task_queue = f"schedules-{uuid.uuid4()}"
-    schedules = system_schedules(task_queue, RecordsSettings(), sftp_configured=True)
+    schedules = system_schedules(task_queue, sftp_configured=True)
 
     first = await apply_schedules(client, schedules)
     second = await apply_schedules(client, schedules)
@@ -72,20 +71,14 @@ async def test_a_paused_schedule_stays_paused_and_sftp_follows_its_setting(
     client: Client,
 ) -> None:
     task_queue = f"schedules-{uuid.uuid4()}"
-    await apply_schedules(
-        client, system_schedules(task_queue, RecordsSettings(), sftp_configured=True)
-    )
+    await apply_schedules(client, system_schedules(task_queue, sftp_configured=True))
     await client.get_schedule_handle("health-whmcs").pause(note="vendor maintenance")
 
-    applied = await apply_schedules(
-        client, system_schedules(task_queue, RecordsSettings(), sftp_configured=False)
-    )
+    applied = await apply_schedules(client, system_schedules(task_queue, sftp_configured=False))
 
     whmcs = await client.get_schedule_handle("health-whmcs").describe()
     assert whmcs.schedule.state.paused
     outcomes = {a.schedule_id: a.outcome for a in applied}
     assert outcomes["health-sftp"] is ScheduleOutcome.DELETED
-    again = await apply_schedules(
-        client, system_schedules(task_queue, RecordsSettings(), sftp_configured=False)
-    )
+    again = await apply_schedules(client, system_schedules(task_queue, sftp_configured=False))
     assert "health-sftp" not in {a.schedule_id for a in again}

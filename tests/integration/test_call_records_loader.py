@@ -8,8 +8,8 @@ import paramiko
 import psycopg
 import pytest
 
+from contracts.records import RecordKind, file_name
 from emulators.sftp import SftpEmulator
-from integrations.call_records.format import RecordKind, file_name
 from integrations.call_records.loader import MalformedFileError, import_month_file
 from integrations.call_records.queries import account_month_records
 from integrations.config import DatabaseSettings

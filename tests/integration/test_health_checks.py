@@ -10,17 +10,14 @@ import paramiko
 import pytest
 from pydantic import SecretStr
 
+from contracts.health import HealthStatus, Integration
 from emulators.faults import Fault, FaultKind
 from emulators.sftp import SftpEmulator
 from integrations.config import DatabaseSettings
 from integrations.freebit.client import FreebitClient
 from integrations.freebit.token_cache import FreebitTokenCache
 from integrations.health.probes import HealthProbes
-from integrations.health.status import (
-    HealthStatus,
-    Integration,
-    LatencyThresholds,
-)
+from integrations.health.status import LatencyThresholds
 from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.call_records import CallRecordsActivities, ImportFileRequest
+from activities.call_records import CallRecordsActivities
+from contracts.records import ImportFileRequest, RecordKind, file_name
 from emulators.sftp import write_detail_file
-from integrations.call_records.format import RecordKind, file_name
 from integrations.call_records.loader import import_month_file
 from integrations.config import DatabaseSettings
 from integrations.sftp import HostKeyRejectedError

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from contracts.rotation import CredentialKind, VersionState
 from integrations.config import (
     ConfigurationError,
     DatabaseSettings,
@@ -18,7 +19,6 @@ from integrations.config import (
     load,
 )
 from integrations.secrets.bootstrap import SeedCredentials, bootstrap_secrets
-from integrations.secrets.kinds import CredentialKind, VersionState
 from integrations.secrets.material import WhmcsApiKey
 from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore, SecretStoreError

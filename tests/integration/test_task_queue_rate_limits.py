@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.task_queues import TaskQueues
 from integrations.config import ConfigurationError, TaskQueueRateLimitSettings, load
-from workers.worker import Integrations, create_workers
-from workflows.task_queues import TaskQueues
+from workers.dependencies import Integrations
+from workers.worker import running_workers
 
 
 def test_limits_are_read_from_the_vendor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,13 +42,11 @@ async def test_each_vendor_queue_gets_its_own_task_queue_rate_limit(
     limited = dataclasses.replace(integrations, rate_limits=limits)
     queues = TaskQueues.for_base(task_queue)
 
-    with ThreadPoolExecutor(32) as executor:
-        workers = create_workers(env.client, task_queue, limited, executor)
-
-    applied = {
-        worker.task_queue: worker.config().get("max_task_queue_activities_per_second")
-        for worker in workers
-    }
+    async with running_workers(env.client, task_queue, limited) as workers:
+        applied = {
+            worker.task_queue: worker.config().get("max_task_queue_activities_per_second")
+            for worker in workers
+        }
     assert applied[queues.salesforce] == 20
     assert applied[queues.whmcs] == 2
     assert applied[queues.freebit] == 1

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from contracts.provisioning import OrderLine
 from emulators.faults import Fault, FaultKind
 from emulators.server import EmulatorServer
 from emulators.whmcs import (
@@ -28,7 +29,7 @@ from emulators.whmcs import (
 from integrations.config import WhmcsSettings
 from integrations.errors import AuthenticationError, BusinessError, TransientError
 from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
-from integrations.whmcs.models import AddOrderRequest, OrderLine
+from integrations.whmcs.models import AddOrderRequest
 
 SIM_PRODUCT_ID = 101
 VOICE_PRODUCT_ID = 102

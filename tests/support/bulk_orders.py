@@ -7,10 +7,10 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
+from contracts.provisioning import ActivationStatus
 from emulators.salesforce import SalesforceEmulatorControl
 from emulators.whmcs import NewClient, WhmcsEmulatorControl
 from integrations.id_mappings import IdMapping, IdMappings
-from integrations.salesforce.models import ActivationStatus
 
 PRODUCTS = ("SIM Data 5GB", "Voice Option")
 PARALLEL_REQUESTS = 8

@@ -16,11 +16,10 @@ from pydantic import SecretBytes, SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from contracts.rotation import CredentialKind, rotation_workflow_id
 from integrations.config import DatabaseSettings, SecretsSettings
 from integrations.database import apply_migrations
-from integrations.secrets.kinds import CredentialKind
 from starters.demo.local_services import fresh_database
-from workflows.rotate_credential_models import rotation_workflow_id
 
 
 def new_master_key() -> str:

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import WorkerDeploymentConfig
 
 from integrations.temporal import (
     add_search_attributes,
@@ -42,3 +44,10 @@ async def workflow_environment(kind: str) -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+def deployment_for(task_queue: str) -> WorkerDeploymentConfig:
+    """Versioned workers, as production runs them, in a Worker Deployment of the task queue's
+    own: its first build makes itself current (the time-skipping server ignores versions)."""
+    version = WorkerDeploymentVersion(deployment_name=f"test-{task_queue}", build_id="test")
+    return WorkerDeploymentConfig(version=version, use_worker_versioning=True)

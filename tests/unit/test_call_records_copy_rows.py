@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.records import RecordKind
 from integrations.call_records.copy_rows import CopyRows
-from integrations.call_records.format import MalformedRecordError, RecordKind
+from integrations.call_records.format import MalformedRecordError
 
 MONTH = "202609"
 LINE = "08000000001,2026/09/30 23:59:59,09012345678,65,発信,国内通話,22\r\n"

@@ -4,14 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.call_records.format import (
-    MalformedRecordError,
-    RecordKind,
-    RecordParser,
-    file_name,
-    header,
-)
-from workflows.import_call_records_models import months_back, normalize_month
+from contracts.records import RecordKind, file_name, months_back, normalize_month
+from integrations.call_records.format import MalformedRecordError, RecordParser, header
 
 
 def test_file_names_and_months() -> None:

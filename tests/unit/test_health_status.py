@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.health.status import (
-    SEED_THRESHOLDS,
-    HealthResult,
-    HealthStatus,
-    Integration,
-    classify,
-)
-from workflows.health_check_models import HealthCheckResult
+from contracts.health import HealthCheckResult, HealthResult, HealthStatus, Integration
+from integrations.health.status import SEED_THRESHOLDS, classify
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretBytes
 from temporalio.api.common.v1 import Payload
 
+from contracts.provisioning import RetryRequest
 from integrations.config import ConfigurationError, PayloadEncryptionSettings, load
 from integrations.payload_codec import (
     ENCODING,
@@ -17,7 +18,6 @@ from integrations.payload_codec import (
     UnknownEncryptionKeyError,
     data_converter,
 )
-from workflows.provision_order_models import RetryRequest
 
 OLD_KEY, NEW_KEY = os.urandom(32), os.urandom(32)
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"order_id":"801000000000001AAA"}')

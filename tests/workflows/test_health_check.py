@@ -18,18 +18,26 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.health import ALERT_EVENT, HealthActivities
+from contracts.health import (
+    HealthCheckInput,
+    HealthCheckResult,
+    HealthResult,
+    HealthStatus,
+    Integration,
+)
 from emulators.faults import Fault, FaultKind
 from integrations.config import DatabaseSettings, RedisSettings
 from integrations.database import open_pool
 from integrations.health.probes import HealthProbes
-from integrations.health.status import HealthResult, HealthStatus, Integration, LatencyThresholds
+from integrations.health.status import LatencyThresholds
 from integrations.health.store import StoredHealth, latest_results
 from integrations.redis_connection import redis_client
 from starters.demo.local_vendors import LocalVendors
 from tests.conftest import TEST_REDIS_URL, SaveHistory
-from workers.worker import WORKFLOW_RUNNER, Integrations, running_workers
+from tests.support.temporal import deployment_for
+from workers.dependencies import Integrations
+from workers.worker import running_workers
 from workflows.health_check import HealthCheck
-from workflows.health_check_models import HealthCheckInput, HealthCheckResult
 
 NEVER_SLOW = LatencyThresholds(warning=timedelta(minutes=1), critical=timedelta(minutes=2))
 
@@ -71,7 +79,10 @@ async def health_worker(
     vendors: LocalVendors,
 ) -> AsyncIterator[None]:
     async with running_workers(
-        env.client, task_queue, dataclasses.replace(integrations, health=health)
+        env.client,
+        task_queue,
+        dataclasses.replace(integrations, health=health),
+        deployment_for(task_queue),
     ):
         yield
 
@@ -161,7 +172,6 @@ async def test_a_check_no_worker_runs_is_recorded_as_down(
         task_queue=task_queue,
         workflows=[HealthCheck],
         activities=[health.record_health],
-        workflow_runner=WORKFLOW_RUNNER,
     ):
         handle = await env.client.start_workflow(
             HealthCheck.run,

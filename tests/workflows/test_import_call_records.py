@@ -15,23 +15,25 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from temporalio.testing import WorkflowEnvironment
 
 from activities.call_records import CallRecordsActivities
-from emulators.sftp import SftpEmulator
-from integrations.call_records.format import RecordKind, file_name
-from integrations.config import DatabaseSettings
-from tests.conftest import SaveHistory
-from tests.support.polling import wait_until
-from tests.support.temporal import workflow_environment
-from workers.worker import Integrations, running_workers
-from workflows.import_call_records import ImportCallRecords
-from workflows.import_call_records_models import (
+from contracts.records import (
     ImportCallRecordsInput,
     ImportCallRecordsResult,
+    RecordKind,
     RecordsPolicy,
     ScheduledCallRecordsImportInput,
     ScheduledCallRecordsImportResult,
     call_records_workflow_id,
+    file_name,
     months_back,
 )
+from emulators.sftp import SftpEmulator
+from integrations.config import DatabaseSettings
+from tests.conftest import SaveHistory
+from tests.support.polling import wait_until
+from tests.support.temporal import deployment_for, workflow_environment
+from workers.dependencies import Integrations
+from workers.worker import running_workers
+from workflows.import_call_records import ImportCallRecords
 from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 
 MONTH = "202609"
@@ -62,7 +64,7 @@ async def worker(
     with_sftp = dataclasses.replace(
         integrations, call_records=CallRecordsActivities(sftp.settings(), database)
     )
-    async with running_workers(env.client, task_queue, with_sftp):
+    async with running_workers(env.client, task_queue, with_sftp, deployment_for(task_queue)):
         yield
 
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.provisioning import ProvisionStep
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from starters.provisioning import request_provisioning
-from workers.worker import Integrations
-from workflows.provision_order_models import ProvisionPolicy, ProvisionStep
+from workers.dependencies import Integrations
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -30,9 +30,7 @@ async def test_steps_are_logged_in_order_with_the_seed_messages(
     json_log: io.StringIO,
 ) -> None:
     order = await create_sample_order(vendors, integrations.id_mappings)
-    handle = await request_provisioning(
-        env.client, order.order_id, task_queue=task_queue, policy=ProvisionPolicy()
-    )
+    handle = await request_provisioning(env.client, order.order_id, task_queue=task_queue)
     await handle.result()
 
     assert events_of(json_log, order.order_id) == [
@@ -52,9 +50,7 @@ async def test_failure_is_logged_and_no_secret_reaches_the_log(
     order = await create_sample_order(
         vendors, integrations.id_mappings, SampleOrderSpec(has_payment_method=False)
     )
-    handle = await request_provisioning(
-        env.client, order.order_id, task_queue=task_queue, policy=ProvisionPolicy(max_attempts=1)
-    )
+    handle = await request_provisioning(env.client, order.order_id, task_queue=task_queue)
     while "Order marked Failed" not in events_of(json_log, order.order_id):
         await env.sleep(1)
     await handle.terminate("test finished")

@@ -11,8 +11,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.provisioning import (
+    ActivationStatus,
+    ProvisionOrderResult,
+    ProvisionOutcome,
+    ProvisionPolicy,
+    ProvisionStatus,
+    ProvisionStep,
+    RetryRequest,
+)
 from emulators.faults import Fault, FaultKind
-from integrations.salesforce.models import ActivationStatus
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import (
     SampleOrder,
@@ -21,23 +29,15 @@ from starters.demo.sample_orders import (
     create_sample_order,
 )
 from starters.provisioning import request_provisioning
-from workers.worker import Integrations
+from tests.support.temporal import deployment_for
+from tests.support.worker_policies import with_policies
+from workers.dependencies import Integrations
+from workers.worker import running_workers
 from workflows.provision_order import ALREADY_IN_PROGRESS, ProvisionOrder
-from workflows.provision_order_models import (
-    ProvisionOrderResult,
-    ProvisionOutcome,
-    ProvisionPolicy,
-    ProvisionStatus,
-    ProvisionStep,
-    RetryRequest,
-)
 from workflows.search_attributes import ACTIVATION_STATUS, ORDER_ID
 
-POLICY = ProvisionPolicy(
-    max_attempts=3,
-    retry_initial_interval=timedelta(seconds=5),
-    manual_retry_wait=timedelta(days=30),
-)
+POLICY = ProvisionPolicy()
+"""The worker's defaults: 3 attempts, from 5 s, 30 days of waiting for a manual retry."""
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -59,10 +59,8 @@ async def provision(
     leftover workflow would hold back time skipping for the tests after it."""
     handles: list[Handle] = []
 
-    async def start(order_id: str, policy: ProvisionPolicy = POLICY) -> Handle:
-        handle = await request_provisioning(
-            env.client, order_id, task_queue=task_queue, policy=policy
-        )
+    async def start(order_id: str, queue: str = task_queue) -> Handle:
+        handle = await request_provisioning(env.client, order_id, task_queue=queue)
         handles.append(handle)
         return handle
 
@@ -380,13 +378,17 @@ async def test_manual_retry_wait_expires_as_failed(
     if not env.supports_time_skipping:
         pytest.skip("waits an hour of workflow time")
     order = await sample_order(vendors, integrations, SampleOrderSpec(has_payment_method=False))
-    handle = await provision(
-        order.order_id, POLICY.model_copy(update={"manual_retry_wait": timedelta(hours=1)})
+    one_hour = with_policies(
+        integrations, provisioning=POLICY.model_copy(update={"manual_retry_wait": "1h"})
     )
-    await wait_for_failure(env, handle)
-    await env.sleep(timedelta(hours=1))
+    async with running_workers(
+        env.client, "one-hour-wait", one_hour, deployment_for("one-hour-wait")
+    ):
+        handle = await provision(order.order_id, "one-hour-wait")
+        await wait_for_failure(env, handle)
+        await env.sleep(timedelta(hours=1))
 
-    result = await handle.result()
+        result = await handle.result()
 
     assert result.outcome is ProvisionOutcome.FAILED
     assert result.reason == "no retry within 1:00:00"

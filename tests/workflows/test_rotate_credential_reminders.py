@@ -13,14 +13,23 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.secrets.kinds import CredentialKind
+from activities.policies import PolicyActivities
+from contracts.rotation import CredentialKind, HumanStep, RotationPolicy
 from starters.rotation import RotationRefusedError, confirm_step, start_rotation
 from tests.support.polling import wait_until
 from tests.support.secret_store import end_rotations
+from tests.support.worker_policies import with_policies
+from workers.dependencies import Integrations
 from workflows.rotate_credential import RotateCredential
-from workflows.rotate_credential_models import HumanStep, RotationPolicy
 
 REMINDER = "Credential rotation still waiting for an operator"
+
+
+@pytest.fixture
+def worker_policies(integrations: Integrations) -> PolicyActivities:
+    """Reminders every second, set on the worker."""
+    reminding = RotationPolicy(reminder_interval=timedelta(seconds=1))
+    return with_policies(integrations, rotation=reminding).policies
 
 
 @pytest.mark.usefixtures("dev_worker")
@@ -28,10 +37,7 @@ async def test_a_waiting_rotation_reminds_until_it_is_cancelled(
     dev_env: WorkflowEnvironment, task_queue: str, json_log: io.StringIO
 ) -> None:
     await end_rotations(dev_env.client)
-    policy = RotationPolicy(reminder_interval=timedelta(seconds=1))
-    handle = await start_rotation(
-        dev_env.client, CredentialKind.WHMCS_API, task_queue=task_queue, policy=policy
-    )
+    handle = await start_rotation(dev_env.client, CredentialKind.WHMCS_API, task_queue=task_queue)
 
     async def reminded_twice() -> bool:
         status = await handle.query(RotateCredential.status)

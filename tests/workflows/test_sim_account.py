@@ -19,17 +19,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from emulators.faults import Fault, FaultKind
-from emulators.freebit import NewSimAccount
-from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
-from integrations.redis_connection import redis_client
-from starters.demo.local_vendors import LocalVendors
-from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
-from tests.conftest import TEST_REDIS_URL, SaveHistory
-from tests.support.temporal import workflow_environment
-from workers.worker import Integrations, running_workers
-from workflows.sim_account import SimAccount
-from workflows.sim_account_models import (
+from activities.policies import PolicyActivities
+from contracts.sim import (
     CancelOperationRequest,
     InvalidSimRequestError,
     NetworkTypeChange,
@@ -39,15 +30,35 @@ from workflows.sim_account_models import (
     PlanChange,
     QueuedOperation,
     QuotaTopUp,
+    SimAccountPolicy,
     SimAccountResult,
     SimOperation,
     VoiceOptionsChange,
+    sim_workflow_id,
 )
+from emulators.faults import Fault, FaultKind
+from emulators.freebit import NewSimAccount
+from integrations.freebit.token_cache import TOKEN_KEY as FREEBIT_TOKEN_KEY
+from integrations.redis_connection import redis_client
+from starters.demo.local_vendors import LocalVendors
+from starters.sim_operations import request_sim_operation
+from tests.conftest import TEST_REDIS_URL, SaveHistory
+from tests.support.temporal import deployment_for, workflow_environment
+from tests.support.worker_policies import with_policies
+from workers.dependencies import Integrations
+from workers.worker import running_workers
+from workflows.sim_account import SimAccount
 
 GAP = timedelta(minutes=30)
-SETTINGS = SimOperationSettings(
+POLICY = SimAccountPolicy(
     plan_codes=["PASI_5GB", "PASI_10GB", "PASI_99GB"], operation_gap=GAP, network_type_delay=GAP
 )
+
+
+@pytest.fixture
+def worker_policies(integrations: Integrations) -> PolicyActivities:
+    return with_policies(integrations, sim_account=POLICY).policies
+
 
 SimHandle = WorkflowHandle[SimAccount, SimAccountResult]
 Request = Callable[..., Awaitable[OperationAccepted]]
@@ -78,12 +89,8 @@ async def request_operation(
 ) -> AsyncIterator[Request]:
     """Requests operations on the test account; terminates its workflow after the test."""
 
-    async def request(
-        operation: SimOperation, settings: SimOperationSettings = SETTINGS
-    ) -> OperationAccepted:
-        return await request_sim_operation(
-            env.client, account, operation, task_queue=task_queue, settings=settings
-        )
+    async def request(operation: SimOperation, queue: str = task_queue) -> OperationAccepted:
+        return await request_sim_operation(env.client, account, operation, task_queue=queue)
 
     yield request
     with contextlib.suppress(RPCError):
@@ -191,10 +198,8 @@ async def test_cancelled_operation_never_reaches_freebit(
 @pytest.mark.parametrize(
     ("operation", "problem"),
     [
-        (PlanChange(plan_code="NOPE"), "unknown plan code 'NOPE'"),
         (QuotaTopUp(quota_mb=99), "quota 99 MB is outside 100-51200 MB"),
         (QuotaTopUp(quota_mb=51_201), "quota 51201 MB is outside 100-51200 MB"),
-        (NetworkTypeChange(contract_line="3G"), "network type '3G' is not 4G or 5G"),
         (VoiceOptionsChange(), "a voice option change must set voice mail or call waiting"),
     ],
 )
@@ -209,6 +214,28 @@ async def test_invalid_request_is_refused_before_a_workflow_starts(
         await request_operation(operation)
     with pytest.raises(RPCError):
         await sim_handle(env, account).describe()
+
+
+@with_worker
+async def test_plan_codes_are_the_workers_setting(
+    env: WorkflowEnvironment, request_operation: Request, account: str, save_history: SaveHistory
+) -> None:
+    """The request that starts a run is checked by the handler once the run has read the
+    worker's FREEBIT_PLAN_CODES; later ones by the validator, before they enter history."""
+    with pytest.raises(WorkflowUpdateFailedError) as first:
+        await request_operation(PlanChange(plan_code="NOPE"))
+    assert "unknown plan code 'NOPE'" in str(first.value.cause)
+    await request_operation(PlanChange(plan_code="PASI_5GB"))
+    with pytest.raises(WorkflowUpdateFailedError) as later:
+        await sim_handle(env, account).execute_update(
+            SimAccount.request_operation, OperationRequest(operation=PlanChange(plan_code="NOPE"))
+        )
+    assert "unknown plan code 'NOPE'" in str(later.value.cause)
+
+    history = await finished_history(env, account)
+
+    assert [op.operation for op in history] == [PlanChange(plan_code="PASI_5GB")]
+    await save_history(sim_handle(env, account), "sim_account_refused_plan_code")
 
 
 @with_worker
@@ -307,19 +334,19 @@ async def test_worker_restart_during_the_wait_neither_shortens_nor_repeats(
     """On the dev server with a short gap: the time-skipping server cannot hand a workflow
     from a stopped worker to a new one while time is being skipped."""
     short_gap = timedelta(seconds=3)
-    settings = SETTINGS.model_copy(update={"operation_gap": short_gap})
+    short = with_policies(
+        integrations, sim_account=POLICY.model_copy(update={"operation_gap": short_gap})
+    )
     handle = dev_env.client.get_workflow_handle_for(SimAccount.run, sim_workflow_id(account))
-    async with running_workers(dev_env.client, task_queue, integrations):
+    async with running_workers(dev_env.client, task_queue, short, deployment_for(task_queue)):
         accepted = [
-            await request_sim_operation(
-                dev_env.client, account, operation, task_queue=task_queue, settings=settings
-            )
+            await request_sim_operation(dev_env.client, account, operation, task_queue=task_queue)
             for operation in (PlanChange(plan_code="PASI_5GB"), QuotaTopUp(quota_mb=200))
         ]
         while not (await handle.query(SimAccount.overview)).history:
             await dev_env.sleep(timedelta(milliseconds=100))
 
-    async with running_workers(dev_env.client, task_queue, integrations):
+    async with running_workers(dev_env.client, task_queue, short, deployment_for(task_queue)):
         await handle.result()
         history = (await handle.query(SimAccount.overview)).history
 
@@ -331,16 +358,25 @@ async def test_worker_restart_during_the_wait_neither_shortens_nor_repeats(
     assert len(vendors.freebit.operations(account)) == 2
 
 
-@with_worker
 async def test_continue_as_new_keeps_the_queue_and_the_last_operation_time(
-    env: WorkflowEnvironment, vendors: LocalVendors, request_operation: Request, account: str
+    env: WorkflowEnvironment,
+    integrations: Integrations,
+    vendors: LocalVendors,
+    request_operation: Request,
+    account: str,
+    save_history: SaveHistory,
 ) -> None:
-    settings = SETTINGS.model_copy(update={"history_events_limit": 10})
-    for quota in (100, 200, 300):
-        await request_operation(QuotaTopUp(quota_mb=quota), settings)
-    first_run = (await sim_handle(env, account).describe()).run_id
+    short_history = with_policies(
+        integrations, sim_account=POLICY.model_copy(update={"history_events_limit": 10})
+    )
+    async with running_workers(
+        env.client, "short-history", short_history, deployment_for("short-history")
+    ):
+        for quota in (100, 200, 300):
+            await request_operation(QuotaTopUp(quota_mb=quota), "short-history")
+        first_run = (await sim_handle(env, account).describe()).run_id
 
-    history = await finished_history(env, account)
+        history = await finished_history(env, account)
 
     assert (await sim_handle(env, account).describe()).run_id != first_run
     assert [op.operation for op in history] == [
@@ -348,3 +384,4 @@ async def test_continue_as_new_keeps_the_queue_and_the_last_operation_time(
     ]
     assert_gap_respected(history)
     assert len(vendors.freebit.operations(account)) == 3
+    await save_history(sim_handle(env, account), "sim_account_continued_as_new")

@@ -18,27 +18,31 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from emulators.freebit import NewSimAccount
-from starters.demo.local_vendors import LocalVendors
-from starters.sim_operations import SimOperationSettings, request_sim_operation, sim_workflow_id
-from tests.support.temporal import workflow_environment
-from workers.worker import Integrations, running_workers
-from workflows.sim_account import SimAccount
-from workflows.sim_account_models import (
+from contracts.sim import (
     CancelOperationRequest,
     NetworkTypeChange,
     OperationStatus,
     PlanChange,
     QuotaTopUp,
+    SimAccountPolicy,
     SimAccountResult,
     SimOperation,
     VoiceOptionsChange,
+    sim_workflow_id,
 )
+from emulators.freebit import NewSimAccount
+from starters.demo.local_vendors import LocalVendors
+from starters.sim_operations import request_sim_operation
+from tests.support.temporal import deployment_for, workflow_environment
+from tests.support.worker_policies import with_policies
+from workers.dependencies import Integrations
+from workers.worker import running_workers
+from workflows.sim_account import SimAccount
 
 GAP = timedelta(minutes=30)
 SimHandle = WorkflowHandle[SimAccount, SimAccountResult]
 PLAN_CODES = ["PASI_5GB", "PASI_10GB", "PASI_20GB"]
-SETTINGS = SimOperationSettings(plan_codes=PLAN_CODES, operation_gap=GAP, network_type_delay=GAP)
+POLICY = SimAccountPolicy(plan_codes=PLAN_CODES, operation_gap=GAP, network_type_delay=GAP)
 
 operations = st.one_of(
     st.builds(PlanChange, plan_code=st.sampled_from(PLAN_CODES)),
@@ -89,7 +93,10 @@ async def sim_worker(
     vendors: LocalVendors,
 ) -> AsyncIterator[WorkflowEnvironment]:
     vendors.freebit.set_timing(contract_line_lock=timedelta(0), operation_gap=timedelta(0))
-    async with running_workers(time_skipping_env.client, task_queue, integrations):
+    configured = with_policies(integrations, sim_account=POLICY)
+    async with running_workers(
+        time_skipping_env.client, task_queue, configured, deployment_for(task_queue)
+    ):
         yield time_skipping_env
 
 
@@ -147,7 +154,7 @@ async def drive(
         match step:
             case Request(operation=operation):
                 answer = await request_sim_operation(
-                    env.client, account, operation, task_queue=task_queue, settings=SETTINGS
+                    env.client, account, operation, task_queue=task_queue
                 )
                 accepted.append(answer.op_id)
                 run_id = (await run_handle(env, account).describe()).run_id
