@@ -25,7 +25,7 @@ from bench.conditions import machine_conditions
 from bench.stack import TASK_QUEUE, Stack, running_stack
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
-from tests.support.portal_processes import PORTALCTL
+from starters.demo.portal_processes import PORTALCTL
 
 ENQUEUED = "Platform Event enqueued for provisioning"
 POLL_SECONDS = 0.5

@@ -44,7 +44,7 @@ from contracts.provisioning import (
 )
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
-from tests.support.bulk_orders import BulkOrder
+from starters.demo.bulk_orders import BulkOrder
 from workers.dependencies import Integrations, WorkerSettings, open_integrations
 
 POLL_SECONDS = 0.25

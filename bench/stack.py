@@ -20,10 +20,10 @@ from emulators.whmcs import API_PATH, WhmcsEmulatorControl
 from integrations.config import DatabaseSettings
 from integrations.database import open_pool
 from integrations.id_mappings import IdMappings
+from starters.demo.bulk_orders import OrderFactory
 from starters.demo.local_services import free_port, fresh_database, start_dev_server
-from tests.support.bulk_orders import OrderFactory
-from tests.support.portal_processes import PORTALCTL, PortalProcess, portal_processes
-from tests.support.redis_server import running_redis_server
+from starters.demo.portal_processes import PORTALCTL, PortalProcess, portal_processes
+from starters.demo.redis_server import running_redis_server
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORG_API_LIMIT = 10_000_000

@@ -32,11 +32,11 @@ from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayM
 from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import opened_bridge
 from starters.bridge.intake import IntakeOutcome
+from starters.demo.bulk_orders import BulkOrder, OrderFactory
 from starters.demo.local_vendors import LocalVendors
-from tests.support.bulk_orders import BulkOrder, OrderFactory
+from starters.demo.portal_processes import PortalProcess, portal_processes
+from starters.demo.redis_server import RedisServer, running_redis_server
 from tests.support.polling import wait_until
-from tests.support.portal_processes import PortalProcess, portal_processes
-from tests.support.redis_server import RedisServer, running_redis_server
 from workers.dependencies import Integrations
 
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "50"))

@@ -38,10 +38,10 @@ from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
 from starters.demo.local_vendors import LocalVendors
+from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from tests.conftest import TEST_REDIS_URL
 from tests.support.polling import wait_until
-from tests.support.redis_server import running_redis_server
 from tests.support.tcp_proxy import running_tcp_proxy
 from tests.support.temporal import deployment_for
 from tests.support.worker_policies import with_policies

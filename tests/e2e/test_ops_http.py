@@ -30,8 +30,8 @@ from integrations.health.report import Dependency, ProcessHealth
 from integrations.health.store import record_result
 from integrations.metrics import free_loopback_port, temporal_metrics_runtime
 from integrations.redis_connection import redis_client
+from starters.demo.redis_server import RedisServer, running_redis_server
 from starters.services.ops_http import BRIDGE_NEEDS, WORKER_NEEDS, listen, ops_app, serving
-from tests.support.redis_server import RedisServer, running_redis_server
 
 NOWHERE = DatabaseSettings(DATABASE_URL="postgresql://postgres@127.0.0.1:1/postgres")
 CHECKED_AT = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)

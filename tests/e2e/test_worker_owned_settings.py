@@ -19,10 +19,10 @@ from emulators.faults import Fault, FaultKind
 from emulators.freebit import NewSimAccount
 from integrations.config import DatabaseSettings
 from starters.demo.local_vendors import LocalVendors
+from starters.demo.portal_processes import PORTALCTL, portal_processes
 from starters.demo.sample_orders import create_sample_order
 from tests.conftest import TEST_REDIS_URL
 from tests.support.polling import wait_until
-from tests.support.portal_processes import PORTALCTL, portal_processes
 from workers.dependencies import Integrations
 from workflows.provision_order import ProvisionOrder
 from workflows.sim_account import SimAccount

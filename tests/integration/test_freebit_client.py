@@ -46,7 +46,7 @@ from integrations.freebit.client import FreebitClient
 from integrations.freebit.errors import AMBIGUOUS_ERROR_CODES, AccountLockedError, FreebitError
 from integrations.freebit.models import AccountDetail, TrafficInfo
 from integrations.freebit.token_cache import LOCK_KEY, TOKEN_KEY, FreebitTokenCache
-from tests.support.redis_server import running_redis_server
+from starters.demo.redis_server import running_redis_server
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 OEM_ID = DEFAULT_CREDENTIALS.oem_id

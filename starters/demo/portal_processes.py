@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from tests.support.processes import stop_process
+from starters.demo.processes import stop_process
 
 PORTALCTL = Path(sys.executable).parent / "portalctl"
 READY_TIMEOUT_SECONDS = 60.0

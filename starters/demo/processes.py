@@ -1,4 +1,4 @@
-"""Stopping the server processes that tests start."""
+"""Stopping the server processes that the local stack, the tests and the benchmarks start."""
 
 from __future__ import annotations
 
