@@ -1,6 +1,17 @@
-"""WHMCS activities: payment-method gate, exactly-once order creation, acceptance."""
+"""WHMCS activities: payment-method gate, exactly-once order creation, acceptance.
+
+AddOrder takes no idempotency key, so every AddOrder is journaled (PostgreSQL) before it is
+sent. An attempt that finds an earlier one `sent` with an unknown outcome (a timeout, a
+killed worker) looks for the order the earlier one may have created, by its marker in the
+order's notes (WHMCS_ORDER_MARKER=notes, proven on the installation by `portalctl preflight
+--with-test-order`), once the earlier request can no longer be running on the WHMCS host
+(WHMCS_ORDER_SETTLE_TIME). Without a marker it fails as "outcome unknown" rather than risk a
+second order; an operator settles it with `portalctl order resolve`.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from temporalio import activity
 
@@ -11,9 +22,16 @@ from contracts.provisioning import (
     AddOrderResult,
     CreateOrderRequest,
 )
-from integrations.errors import BusinessError
+from integrations.config import OrderMarker, WhmcsSettings
+from integrations.errors import BusinessError, IntegrationError, TransientError
+from integrations.operation_journal import CallState
 from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
 from integrations.whmcs.models import AddOrderRequest
+from integrations.whmcs.order_journal import JournalEntry, WhmcsOrderJournal
+
+AMBIGUOUS_ERROR_CODES = frozenset({"ETIMEOUT", "ECONNECTION", "EBADRESPONSE", "500", "502", "504"})
+"""An AddOrder that failed with one of these may have created the order on the WHMCS host
+(a 429 or 503 answered by the proxy in front of it, and WHMCS's own refusals, did not)."""
 
 
 class PaymentMethodMissingError(BusinessError):
@@ -23,42 +41,40 @@ class PaymentMethodMissingError(BusinessError):
         super().__init__("409", "Payment method missing")
 
 
+class OutcomeUnknownError(BusinessError):
+    def __init__(self, client_id: int, sent_at: datetime) -> None:
+        super().__init__(
+            "OUTCOME_UNKNOWN",
+            f"outcome unknown: check WHMCS orders of client {client_id} since "
+            f"{sent_at:%Y-%m-%d %H:%M:%S} UTC, then `portalctl order resolve`",
+        )
+
+
 def order_marker(sf_order_id: str) -> str:
     """Written into the WHMCS order's notes; finding it proves the order already exists."""
     return f"sfOrderId={sf_order_id}"
 
 
 class WhmcsActivities:
-    def __init__(self, client: WhmcsClient, payment_method: str) -> None:
+    def __init__(
+        self, client: WhmcsClient, journal: WhmcsOrderJournal, settings: WhmcsSettings
+    ) -> None:
         self._client = client
-        self._payment_method = payment_method
+        self._journal = journal
+        self._settings = settings
 
     @activity.defn(name=CREATE_PAYABLE_ORDER.name)
     async def create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
-        """The payment-method gate, then AddOrder unless an earlier attempt already committed
-        it (then that order is returned). The gate is a read and the create is idempotent, so
-        retrying both together is safe.
-
-        An attempt can time out after WHMCS committed the order; the marker in the notes
-        lets the next attempt find it instead of adding a second order.
-        """
+        """The payment-method gate, then AddOrder unless an earlier attempt created the order
+        (then that order is returned). The gate is a read, so retrying both is safe."""
         if not await self._client.get_pay_methods(request.client_id):
             raise PaymentMethodMissingError()
-        marker = order_marker(request.sf_order_id)
-        existing = await self._client.find_order_by_note(request.client_id, marker)
-        if existing is not None:
-            activity.logger.info(
-                "WHMCS order already exists", extra={"whmcs_order_id": existing.id}
-            )
-            return AddOrderResult(order_id=existing.id, service_ids=existing.service_ids)
-        return await self._client.add_order(
-            AddOrderRequest(
-                client_id=request.client_id,
-                lines=request.lines,
-                payment_method=self._payment_method,
-                notes=marker,
-            )
-        )
+        earlier = await self._journal.entry(request.sf_order_id)
+        if earlier is not None and earlier.state is not CallState.NOT_APPLIED:
+            existing = await self._order_of_earlier_attempt(request, earlier)
+            if existing is not None:
+                return existing
+        return await self._add_order(request)
 
     @activity.defn(name=ACCEPT_ORDER.name)
     async def accept_order(self, request: AcceptOrderRequest) -> None:
@@ -70,3 +86,53 @@ class WhmcsActivities:
             if not any(order.status == "Active" for order in page.orders):
                 raise
             activity.logger.info("WHMCS order already accepted")
+
+    async def _order_of_earlier_attempt(
+        self, request: CreateOrderRequest, earlier: JournalEntry
+    ) -> AddOrderResult | None:
+        """The order an earlier AddOrder created; None when it created none; raises while that
+        cannot be known yet, or ever."""
+        if earlier.whmcs_order_id is not None:
+            return await self._known_order(earlier.whmcs_order_id)
+        if self._settings.order_marker is OrderMarker.NONE:
+            raise OutcomeUnknownError(earlier.client_id, earlier.sent_at)
+        marker = order_marker(request.sf_order_id)
+        found = await self._client.find_order_by_note(earlier.client_id, marker)
+        if found is not None:
+            activity.logger.info("WHMCS order already exists", extra={"whmcs_order_id": found.id})
+            await self._journal.done(request.sf_order_id, found.id)
+            return AddOrderResult(order_id=found.id, service_ids=found.service_ids)
+        unsettled = earlier.sent_at + self._settings.order_settle_time - datetime.now(UTC)
+        if unsettled.total_seconds() > 0:
+            raise TransientError(
+                "EPENDING",
+                "an earlier AddOrder may still be running on the WHMCS host; looking again",
+                retry_after=unsettled.total_seconds(),
+            )
+        return None
+
+    async def _known_order(self, whmcs_order_id: int) -> AddOrderResult:
+        page = await self._client.get_orders(order_id=whmcs_order_id)
+        if not page.orders:
+            raise BusinessError("WHMCS", f"WHMCS order {whmcs_order_id} does not exist")
+        order = page.orders[0]
+        return AddOrderResult(order_id=order.id, service_ids=order.service_ids)
+
+    async def _add_order(self, request: CreateOrderRequest) -> AddOrderResult:
+        marker = self._settings.order_marker is OrderMarker.NOTES
+        await self._journal.sent(request.sf_order_id, request.client_id)
+        try:
+            created = await self._client.add_order(
+                AddOrderRequest(
+                    client_id=request.client_id,
+                    lines=request.lines,
+                    payment_method=self._settings.payment_method,
+                    notes=order_marker(request.sf_order_id) if marker else None,
+                )
+            )
+        except IntegrationError as error:
+            if error.code not in AMBIGUOUS_ERROR_CODES:
+                await self._journal.not_applied(request.sf_order_id)
+            raise
+        await self._journal.done(request.sf_order_id, created.order_id)
+        return created

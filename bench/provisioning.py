@@ -251,7 +251,9 @@ def _direct_provisioning(
     integrations: Integrations, threads: ThreadPoolExecutor
 ) -> Callable[[str], Awaitable[None]]:
     salesforce = SalesforceActivities(integrations.salesforce)
-    whmcs = WhmcsActivities(integrations.whmcs, integrations.whmcs_payment_method)
+    whmcs = WhmcsActivities(
+        integrations.whmcs, integrations.whmcs_orders, integrations.whmcs_settings
+    )
     mapping = MappingActivities(integrations.id_mappings)
     loop = asyncio.get_running_loop()
 

@@ -219,6 +219,17 @@ class RedisSettings(_Settings):
     url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
 
 
+class OrderMarker(StrEnum):
+    """How a retry finds the WHMCS order an earlier, timed-out AddOrder may have created."""
+
+    NOTES = "notes"
+    """`sfOrderId=<Order Id>` in the order's notes, read back with GetOrders (documented in
+    its response); that AddOrder stores `notes` is not documented for WHMCS 8: `portalctl
+    preflight --with-test-order` proves it on the installation."""
+    NONE = "none"
+    """No marker: a retry after an ambiguous AddOrder fails as "outcome unknown"."""
+
+
 class WhmcsSettings(_Settings):
     model_config = SettingsConfigDict(env_prefix="WHMCS_")
 
@@ -228,6 +239,11 @@ class WhmcsSettings(_Settings):
     customer_number_field_id: str | None = None
     payment_method: str = "mailin"
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
+    order_marker: OrderMarker = OrderMarker.NOTES
+    order_settle_time: Duration = Field(
+        default=timedelta(minutes=5),
+        description="after this, an AddOrder that timed out has finished on the WHMCS host",
+    )
 
 
 class SftpSettings(_Settings):

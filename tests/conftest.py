@@ -85,11 +85,12 @@ def vendor_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
 
 @pytest.fixture
 async def vendors(vendor_emulators: LocalVendors, database: DatabaseSettings) -> LocalVendors:
-    """The emulators, emptied of data and faults for this test; no id mappings, and no cached
+    """The emulators, emptied of data and faults for this test; no id mappings, no journaled
+    AddOrder (the emulators number their records from the start again), and no cached
     Freebit authKey (the emulator forgot the ones it issued)."""
     vendor_emulators.reset()
     async with await psycopg.AsyncConnection.connect(database.url) as connection:
-        await connection.execute("TRUNCATE id_mappings")
+        await connection.execute("TRUNCATE id_mappings, whmcs_order_journal")
     async with redis_client(TEST_REDIS_URL) as redis:
         await redis.delete(FREEBIT_TOKEN_KEY)
     return vendor_emulators

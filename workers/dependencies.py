@@ -17,6 +17,7 @@ from integrations.config import (
     RotationSettings,
     SimAccountSettings,
     TaskQueueRateLimitSettings,
+    WhmcsSettings,
     load,
 )
 from integrations.connections import (
@@ -31,6 +32,7 @@ from integrations.operation_journal import OperationJournal
 from integrations.redis_connection import redis_client
 from integrations.salesforce.client import SalesforceClient
 from integrations.whmcs.client import WhmcsClient
+from integrations.whmcs.order_journal import WhmcsOrderJournal
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Integrations:
 
     salesforce: SalesforceClient
     whmcs: WhmcsClient
-    whmcs_payment_method: str
+    whmcs_settings: WhmcsSettings
+    whmcs_orders: WhmcsOrderJournal
     freebit: FreebitClient
     id_mappings: IdMappings
     operation_journal: OperationJournal
@@ -89,7 +92,8 @@ async def open_integrations(settings: WorkerSettings) -> AsyncIterator[Integrati
         yield Integrations(
             salesforce=clients.salesforce,
             whmcs=clients.whmcs,
-            whmcs_payment_method=connections.whmcs.payment_method,
+            whmcs_settings=connections.whmcs,
+            whmcs_orders=WhmcsOrderJournal(pool),
             freebit=clients.freebit,
             id_mappings=IdMappings(pool),
             operation_journal=OperationJournal(pool),

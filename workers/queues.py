@@ -52,7 +52,9 @@ def options_by_queue(integrations: Integrations, threads: ThreadPoolExecutor) ->
 
 def activities_by_queue(integrations: Integrations) -> QueueActivities:
     salesforce = SalesforceActivities(integrations.salesforce)
-    whmcs = WhmcsActivities(integrations.whmcs, integrations.whmcs_payment_method)
+    whmcs = WhmcsActivities(
+        integrations.whmcs, integrations.whmcs_orders, integrations.whmcs_settings
+    )
     freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
     mapping = MappingActivities(integrations.id_mappings)
     policies = integrations.policies

@@ -218,11 +218,9 @@ def _retry_after_seconds(header: str | None) -> float | None:
 
 
 def _add_order_params(request: AddOrderRequest) -> dict[str, str]:
-    params = {
-        "clientid": str(request.client_id),
-        "paymentmethod": request.payment_method,
-        "notes": request.notes,
-    }
+    params = {"clientid": str(request.client_id), "paymentmethod": request.payment_method}
+    if request.notes is not None:
+        params["notes"] = request.notes
     for index, line in enumerate(request.lines):
         params[f"pid[{index}]"] = str(line.product_id)
         params[f"billingcycle[{index}]"] = line.billing_cycle.lower()

@@ -35,7 +35,8 @@ class AddOrderRequest(_WhmcsModel):
     client_id: int
     lines: list[OrderLine] = Field(min_length=1)
     payment_method: str
-    notes: str
+    notes: str | None
+    """The exactly-once marker; None: WHMCS_ORDER_MARKER=none."""
     no_invoice: bool = True
     no_email: bool = True
 

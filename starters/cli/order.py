@@ -12,7 +12,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.provisioning import ProvisionStatus, RetryRequest, provision_workflow_id
-from integrations.config import PlatformEventSettings, ReplayMode, load
+from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode, load
+from integrations.database import open_pool
+from integrations.whmcs.order_journal import WhmcsOrderJournal
 from starters.bridge.intake import IntakeOutcome
 from starters.cli.support import configured_bridge, fail, run, temporal_client
 from starters.provisioning import InvalidOrderIdError, request_provisioning
@@ -98,6 +100,38 @@ def retry(
         return answer.message
 
     typer.echo(run(request_retry()))
+
+
+@order_app.command("resolve")
+def resolve(
+    order_id: OrderIdArgument,
+    whmcs_order: Annotated[
+        int | None,
+        typer.Option("--whmcs-order", help="the WHMCS order the timed-out AddOrder created"),
+    ] = None,
+    no_whmcs_order: Annotated[
+        bool,
+        typer.Option("--no-whmcs-order", help="WHMCS has no order of it: a retry creates one"),
+    ] = False,
+) -> None:
+    """Settle an "outcome unknown" AddOrder after checking WHMCS; then `order retry`."""
+    if (whmcs_order is None) is not no_whmcs_order:
+        raise fail("Give exactly one of --whmcs-order N and --no-whmcs-order", exit_code=2)
+
+    async def settle() -> bool:
+        pool = await open_pool(load(DatabaseSettings))
+        try:
+            journal = WhmcsOrderJournal(pool)
+            if whmcs_order is not None:
+                return await journal.done(order_id, whmcs_order)
+            return await journal.not_applied(order_id)
+        finally:
+            await pool.close()
+
+    if not run(settle()):
+        raise fail(f"No AddOrder of order {order_id} was sent: there is nothing to resolve")
+    outcome = f"WHMCS order {whmcs_order}" if whmcs_order is not None else "no WHMCS order"
+    typer.echo(f"Resolved: {outcome}. Now `portalctl order retry {order_id}`.")
 
 
 def _not_found_or(error: RPCError, order_id: str) -> Exception:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -40,6 +41,8 @@ from integrations.connections import IntegrationSettings
 from integrations.salesforce.keys import generate_jwt_key_pair
 from workers.dependencies import WorkerSettings
 
+EMULATOR_ORDER_SETTLE_TIME = timedelta(0)
+"""The WHMCS emulator has finished an AddOrder before it answers (or delays its answer)."""
 CONSUMER_KEY = "portal-workflows-local-consumer-key"
 INTEGRATION_USER = "integration@portal.example"
 
@@ -96,6 +99,7 @@ class LocalVendors:
             "WHMCS_API_URL": whmcs.api_url,
             "WHMCS_API_IDENTIFIER": whmcs.api_identifier.get_secret_value(),
             "WHMCS_API_SECRET": whmcs.api_secret.get_secret_value(),
+            "WHMCS_ORDER_SETTLE_TIME": f"{whmcs.order_settle_time.total_seconds()}s",
             "FREEBIT_BASE_URL": self.freebit_settings.base_url,
             "FREEBIT_OEM_ID": self.freebit_settings.oem_id,
             "FREEBIT_OEM_KEY": self.freebit_settings.oem_key.get_secret_value(),
@@ -162,6 +166,7 @@ def running_vendor_emulators(
                 api_identifier=SecretStr(DEFAULT_CREDENTIAL.identifier),
                 api_secret=SecretStr(DEFAULT_CREDENTIAL.secret),
                 timeout=client_timeout_ms,
+                order_settle_time=EMULATOR_ORDER_SETTLE_TIME,
             ),
             freebit_settings=FreebitSettings(
                 base_url=f"{freebit_server.url}{API_PREFIX}",

@@ -331,7 +331,7 @@ async def test_order_committed_before_a_timeout_is_found_by_its_note(
     async with connected_client(emulator_url, timeout_ms=300) as impatient:
         with pytest.raises(TransientError) as raised:
             await impatient.add_order(request)
-    found = await whmcs.find_order_by_note(seed.client_id, request.notes)
+    found = await whmcs.find_order_by_note(seed.client_id, "sfOrderId=801000000000042AAA")
 
     assert raised.value.code == "ETIMEOUT"
     [stored] = control.orders(seed.client_id)

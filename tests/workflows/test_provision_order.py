@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -10,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from contracts.provisioning import (
     ActivationStatus,
@@ -21,6 +24,8 @@ from contracts.provisioning import (
     RetryRequest,
 )
 from emulators.faults import Fault, FaultKind
+from integrations.config import DatabaseSettings, OrderMarker
+from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import (
     SampleOrder,
@@ -312,6 +317,108 @@ async def test_add_order_committed_then_timed_out_yields_exactly_one_whmcs_order
     [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
     assert result.whmcs_order_id == whmcs_order.id
     assert order_record(vendors, order.order_id)["WHMCS_Order_ID__c"] == str(whmcs_order.id)
+
+
+async def test_a_clean_order_is_added_without_looking_for_an_earlier_one(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    """The journal says no AddOrder was sent before: no GetOrders scan of the client."""
+    order = await sample_order(vendors, integrations)
+
+    await (await provision(order.order_id)).result()
+
+    calls = vendors.whmcs.call_counts()
+    assert (calls["AddOrder"], calls.get("GetOrders", 0)) == (1, 0)
+
+
+async def test_add_order_that_timed_out_uncommitted_is_sent_again_once_settled(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.TIMEOUT, seconds=3))
+
+    result = await (await provision(order.order_id)).result()
+
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 2
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    assert result.whmcs_order_id == whmcs_order.id
+
+
+async def test_add_order_that_may_still_run_on_the_whmcs_host_is_not_sent_again(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    """Within WHMCS_ORDER_SETTLE_TIME of a timed-out AddOrder, a retry looks, never adds."""
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.TIMEOUT, seconds=3))
+    slow_host = dataclasses.replace(
+        integrations,
+        whmcs_settings=integrations.whmcs_settings.model_copy(
+            update={"order_settle_time": timedelta(minutes=1)}
+        ),
+    )
+    async with running_workers(env.client, "slow-host", slow_host, deployment_for("slow-host")):
+        status = await wait_for_failure(env, await provision(order.order_id, "slow-host"))
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (
+        ProvisionStep.WHMCS_CREATE,
+        "EPENDING",
+    )
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
+
+
+async def test_without_a_marker_an_ambiguous_add_order_waits_for_an_operator(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+) -> None:
+    """WHMCS_ORDER_MARKER=none: a retry never adds blindly; the operator checks WHMCS, says
+    which order the timed-out AddOrder created, and the retry carries on with that one."""
+    order = await sample_order(vendors, integrations)
+    vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.COMMIT_THEN_TIMEOUT, seconds=3))
+    no_marker = dataclasses.replace(
+        integrations,
+        whmcs_settings=integrations.whmcs_settings.model_copy(
+            update={"order_marker": OrderMarker.NONE}
+        ),
+    )
+    async with running_workers(env.client, "no-marker", no_marker, deployment_for("no-marker")):
+        handle = await provision(order.order_id, "no-marker")
+        status = await wait_for_failure(env, handle)
+        [created] = vendors.whmcs.orders(order.whmcs_client_id)
+        resolved = await asyncio.to_thread(
+            CliRunner().invoke,
+            app,
+            ["order", "resolve", order.order_id, "--whmcs-order", str(created.id)],
+            env={"DATABASE_URL": database.url},
+        )
+        await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="resolved"))
+        result = await handle.result()
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (
+        ProvisionStep.WHMCS_CREATE,
+        "OUTCOME_UNKNOWN",
+    )
+    assert status.last_error.message.startswith(
+        f"outcome unknown: check WHMCS orders of client {order.whmcs_client_id} since "
+    )
+    assert resolved.exit_code == 0, resolved.output
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert result.whmcs_order_id == created.id
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
 
 
 async def test_second_start_for_the_same_order_joins_the_first_workflow_as_a_retry(
