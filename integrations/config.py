@@ -236,6 +236,11 @@ class WhmcsSettings(_Settings):
     api_url: str
     api_identifier: SecretStr
     api_secret: SecretStr
+    access_key: SecretStr | None = Field(
+        default=None,
+        description="`$api_access_key` of WHMCS's configuration.php, sent as `accesskey` with "
+        "every call: bypasses the API IP allow list; unset: the workers' addresses must be on it",
+    )
     customer_number_field_id: str | None = None
     payment_method: str = "mailin"
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
@@ -244,6 +249,18 @@ class WhmcsSettings(_Settings):
         default=timedelta(minutes=5),
         description="after this, an AddOrder that timed out has finished on the WHMCS host",
     )
+
+    @field_validator("access_key")
+    @classmethod
+    def _access_key_characters(cls, value: SecretStr | None) -> SecretStr | None:
+        """An API access key contains letters, numbers and ! @ # $ % . ( ) * [ ] - _ only
+        ("Access Control", https://developers.whmcs.com/api/access-control/)."""
+        key = value.get_secret_value() if value is not None else ""
+        if not key:
+            return None  # set but empty: no access key, as when unset
+        if not all((c.isascii() and c.isalnum()) or c in "!@#$%.()*[]-_" for c in key):
+            raise ValueError("may contain letters, numbers and ! @ # $ % . ( ) * [ ] - _ only")
+        return value
 
 
 class SftpSettings(_Settings):

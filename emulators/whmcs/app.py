@@ -10,6 +10,7 @@ from starlette.routing import Route
 from emulators.core import EmulatorCore
 from emulators.faults import FaultKind
 from emulators.proxy_faults import answer_fault_before_call, gateway_timeout_after
+from emulators.whmcs.access import REFUSAL_STATUS, ApiAccess
 from emulators.whmcs.actions import perform_action
 from emulators.whmcs.control_routes import whmcs_control_routes
 from emulators.whmcs.php_form import PhpForm
@@ -24,15 +25,16 @@ class WhmcsEmulator:
     """In-memory WHMCS; `credential` is what it accepts after start and after every reset."""
 
     def __init__(self, credential: ApiCredential = DEFAULT_CREDENTIAL) -> None:
-        self.state = WhmcsState(credential)
+        self.state = WhmcsState()
+        self.access = ApiAccess(credential)
         self.core = EmulatorCore()
 
     def asgi_app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route(API_PATH, self._handle_api_request, methods=["POST"]),
-                *self.core.control_routes(self.state.reset),
-                *whmcs_control_routes(self.state),
+                *self.core.control_routes(self._reset),
+                *whmcs_control_routes(self.state, self.access),
             ]
         )
 
@@ -49,12 +51,21 @@ class WhmcsEmulator:
             return await gateway_timeout_after(fault)
         return response
 
+    def _reset(self) -> None:
+        self.state.reset()
+        self.access.reset()
+
     def _answer(self, request: Request, form: PhpForm, action: str) -> Response:
-        client_ip = request.client.host if request.client else ""
-        if not self.state.is_ip_allowed(client_ip):
-            return _error(f"Invalid IP {client_ip}", status_code=403)
-        if not self.state.is_authorized(form.get("identifier"), form.get("secret")):
-            return _error("Authentication Failed", status_code=403)
+        refusal = self.access.refusal(
+            client_ip=request.client.host if request.client else "",
+            # "?...&accesskey=..." in the Access Control page's example; a form field as well
+            access_key=form.get("accesskey") or request.query_params.get("accesskey", ""),
+            identifier=form.get("identifier"),
+            secret=form.get("secret"),
+            action=action,
+        )
+        if refusal is not None:
+            return _error(refusal, status_code=REFUSAL_STATUS)
         try:
             return JSONResponse(perform_action(self.state, action, form))
         except WhmcsApiError as error:

@@ -9,6 +9,8 @@ from pydantic import TypeAdapter
 
 from emulators.control_client import EmulatorControl
 from emulators.whmcs.records import (
+    AccessKey,
+    AllowedIps,
     ApiCredential,
     ClientRecord,
     NewClient,
@@ -58,10 +60,20 @@ class WhmcsEmulatorControl(EmulatorControl):
         return _ORDERS.validate_python(self.get("/orders", params))
 
     def set_credentials(self, *credentials: ApiCredential) -> None:
-        """Replace the accepted API credentials; pass two to overlap old and new in a rotation."""
+        """Replace the API credentials (with their API roles' `denied_actions`); pass two to
+        overlap old and new in a rotation. A credential left out is deleted: its identifier
+        is then unknown ("Invalid or missing credentials")."""
         payload = [credential.model_dump() for credential in credentials]
         self._http.put("/credentials", json=payload).raise_for_status()
 
-    def set_allowed_ips(self, ips: Sequence[str]) -> None:
-        """Restrict API access to these addresses; an empty list allows every address."""
-        self._http.put("/allowed-ips", json=list(ips)).raise_for_status()
+    def set_allowed_ips(self, ips: Sequence[str] | None) -> None:
+        """The API IP allow list: only these addresses (none for an empty list, as in WHMCS)
+        may call without a valid access key; None: every address (the start state)."""
+        payload = AllowedIps(ips=None if ips is None else list(ips)).model_dump()
+        self._http.put("/allowed-ips", json=payload).raise_for_status()
+
+    def set_access_key(self, access_key: str | None) -> None:
+        """Configure `$api_access_key` (None: remove it). A request passing `accesskey` is then
+        judged by the key instead of its IP."""
+        payload = AccessKey(access_key=access_key).model_dump()
+        self._http.put("/access-key", json=payload).raise_for_status()

@@ -8,14 +8,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.core import Endpoint, guarded_control_routes
-from emulators.whmcs.records import ApiCredential, NewClient, NewProduct, PayMethodFields
+from emulators.whmcs.access import ApiAccess
+from emulators.whmcs.records import (
+    AccessKey,
+    AllowedIps,
+    ApiCredential,
+    NewClient,
+    NewProduct,
+    PayMethodFields,
+)
 from emulators.whmcs.state import WhmcsApiError, WhmcsState
 
 _CREDENTIALS = TypeAdapter(list[ApiCredential])
-_IPS = TypeAdapter(list[str])
 
 
-def whmcs_control_routes(state: WhmcsState) -> list[Route]:
+def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
     async def create_client(request: Request) -> Response:
         client = state.add_client(NewClient.model_validate(await request.json()))
         return JSONResponse(client.model_dump(mode="json"), status_code=201)
@@ -44,11 +51,15 @@ def whmcs_control_routes(state: WhmcsState) -> list[Route]:
         return JSONResponse([order.model_dump(mode="json") for order in orders])
 
     async def set_credentials(request: Request) -> Response:
-        state.set_credentials(_CREDENTIALS.validate_python(await request.json()))
+        access.set_credentials(_CREDENTIALS.validate_python(await request.json()))
         return Response(status_code=204)
 
     async def set_allowed_ips(request: Request) -> Response:
-        state.set_allowed_ips(_IPS.validate_python(await request.json()))
+        access.set_allowed_ips(AllowedIps.model_validate(await request.json()).ips)
+        return Response(status_code=204)
+
+    async def set_access_key(request: Request) -> Response:
+        access.set_access_key(AccessKey.model_validate(await request.json()).access_key)
         return Response(status_code=204)
 
     client_path = "/clients/{client_id:int}"
@@ -61,5 +72,6 @@ def whmcs_control_routes(state: WhmcsState) -> list[Route]:
         ("/orders", list_orders, "GET"),
         ("/credentials", set_credentials, "PUT"),
         ("/allowed-ips", set_allowed_ips, "PUT"),
+        ("/access-key", set_access_key, "PUT"),
     ]
     return guarded_control_routes(routes, not_found=WhmcsApiError)

@@ -15,6 +15,18 @@ from pydantic import BaseModel, Field
 class ApiCredential(BaseModel):
     identifier: str
     secret: str
+    denied_actions: list[str] = Field(
+        default_factory=list,
+        description="API actions none of the credential's API roles allow (any case)",
+    )
+
+
+class AllowedIps(BaseModel):
+    ips: list[str] | None = Field(description="the API IP allow list; None: every address")
+
+
+class AccessKey(BaseModel):
+    access_key: str | None = Field(description="$api_access_key; None: not configured")
 
 
 class PayMethodFields(BaseModel):

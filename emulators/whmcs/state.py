@@ -1,4 +1,4 @@
-"""The WHMCS emulator's in-memory database: clients, pay methods, products, orders, access.
+"""The WHMCS emulator's in-memory database: clients, pay methods, products, orders.
 
 Every method takes the lock, so the API (event loop thread) and a test seeding state
 directly (another thread) never see half an order. Reads return copies.
@@ -6,7 +6,6 @@ directly (another thread) never see half an order. Reads return copies.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from emulators.whmcs.records import (
-    ApiCredential,
     ClientFields,
     ClientRecord,
     NewClient,
@@ -67,8 +65,6 @@ class OrderDraft:
 
 @dataclass
 class _Tables:
-    credentials: list[ApiCredential]
-    allowed_ips: list[str] = field(default_factory=list)
     clients: dict[int, ClientRecord] = field(default_factory=dict)
     products: dict[int, ProductRecord] = field(default_factory=dict)
     orders: dict[int, OrderRecord] = field(default_factory=dict)
@@ -86,36 +82,15 @@ class _Tables:
 
 
 class WhmcsState:
-    def __init__(self, credential: ApiCredential) -> None:
-        self._initial_credential = credential
+    """Who may call the API is `emulators.whmcs.access.ApiAccess`."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tables = _Tables(credentials=[credential])
+        self._tables = _Tables()
 
     def reset(self) -> None:
         with self._lock:
-            self._tables = _Tables(credentials=[self._initial_credential])
-
-    def set_credentials(self, credentials: list[ApiCredential]) -> None:
-        """Replace the accepted API credentials (several at once during a rotation)."""
-        with self._lock:
-            self._tables.credentials = list(credentials)
-
-    def is_authorized(self, identifier: str, secret: str) -> bool:
-        with self._lock:
-            return any(
-                secrets.compare_digest(identifier, credential.identifier)
-                and secrets.compare_digest(secret, credential.secret)
-                for credential in self._tables.credentials
-            )
-
-    def set_allowed_ips(self, ips: list[str]) -> None:
-        """An empty list allows every address, like WHMCS without an API IP allow list."""
-        with self._lock:
-            self._tables.allowed_ips = list(ips)
-
-    def is_ip_allowed(self, ip: str) -> bool:
-        with self._lock:
-            return not self._tables.allowed_ips or ip in self._tables.allowed_ips
+            self._tables = _Tables()
 
     def add_client(self, new_client: NewClient) -> ClientRecord:
         """Create the client, or replace the one with the same chosen id."""

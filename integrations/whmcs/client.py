@@ -2,10 +2,22 @@
 
 Every failure becomes an `IntegrationError` whose `code` an operator can act on:
 ETIMEOUT, ECONNECTION, EBADRESPONSE, 429, 5xx (transient); AUTH, WHMCS (business).
+
+WHMCS checks access in three steps, each refusal an HTTP 403 with a message of its own (the
+pages name the checks, not the texts; emulators/whmcs/access.py shows where the texts come
+from): the caller's IP, or the `accesskey` that bypasses it ("Access Control",
+https://developers.whmcs.com/api/access-control/): "Invalid IP x.x.x.x", "Invalid Access
+Key"; the API credential ("Authentication", https://developers.whmcs.com/api/authentication/):
+"Invalid or missing credentials" (no such identifier, e.g. deleted after a rotation),
+"Authentication Failed" (wrong secret). These four are `AuthenticationError`, so a credential
+promoted meanwhile in the secret store is tried once. Then the credential's API roles ("API
+Credentials", https://docs.whmcs.com/Manage_API_Credentials): `Invalid Permissions: API action
+"addorder" is not allowed` is `ApiActionNotAllowedError`, naming the action to allow.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -39,12 +51,32 @@ log = structlog.get_logger(__name__)
 Json = dict[str, Any]
 
 ORDER_NOT_PENDING_MESSAGE = "Order ID not found or Status not Pending"
-_AUTHENTICATION_MESSAGES = ("Authentication Failed", "Invalid IP")
+_AUTHENTICATION_MESSAGES = (
+    "Invalid IP",
+    "Invalid Access Key",
+    "Invalid or missing credentials",
+    "Authentication Failed",
+)
+_ACTION_NOT_ALLOWED = re.compile(r'^Invalid Permissions: API action "[^"]*" is not allowed')
+API_ROLES_LOCATION = "WHMCS Admin > Configuration > System Settings > Manage API Credentials"
 ORDERS_PAGE_SIZE = 25
 
 
 class OrderNotPendingError(BusinessError):
     """AcceptOrder refused: the order does not exist or is no longer Pending."""
+
+
+class ApiActionNotAllowedError(BusinessError):
+    """No API role of the credential allows `action` ("API Credentials" > API Roles,
+    https://docs.whmcs.com/Manage_API_Credentials); an operator has to allow it."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(
+            "WHMCS",
+            f"{message}: allow the API action {action} in an API role of this API credential "
+            f"({API_ROLES_LOCATION} > API Roles)",
+        )
+        self.action = action
 
 
 class WhmcsClient:
@@ -161,6 +193,8 @@ class WhmcsClient:
             "responsetype": "json",
             **params,
         }
+        if self._settings.access_key is not None:  # "Access Control": passed with every call
+            form["accesskey"] = self._settings.access_key.get_secret_value()
         try:
             response = await self._http.post(self._settings.api_url, data=form)
         except httpx.TimeoutException as error:
@@ -186,13 +220,15 @@ def _interpret(action: str, response: httpx.Response) -> Json:
             raise BusinessError(str(status), f"{action} failed with HTTP {status}")
         raise TransientError("EBADRESPONSE", f"{action} answered something other than JSON")
     if body.get("result") != "success":
-        raise _refusal(str(body.get("message") or f"{action} failed (HTTP {status})"))
+        raise _refusal(action, str(body.get("message") or f"{action} failed (HTTP {status})"))
     return body
 
 
-def _refusal(message: str) -> BusinessError:
+def _refusal(action: str, message: str) -> BusinessError:
     if message.startswith(_AUTHENTICATION_MESSAGES):
         return AuthenticationError("AUTH", message)
+    if _ACTION_NOT_ALLOWED.match(message):
+        return ApiActionNotAllowedError(action, message)
     return BusinessError("WHMCS", message)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,13 +27,18 @@ from emulators.whmcs import (
     WhmcsEmulator,
     WhmcsEmulatorControl,
 )
-from integrations.config import WhmcsSettings
+from integrations.config import ConfigurationError, WhmcsSettings, load
 from integrations.errors import AuthenticationError, BusinessError, TransientError
-from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
+from integrations.secrets.material import WhmcsApiKey
+from integrations.secrets.provider import CredentialSource
+from integrations.secrets.store import Credential
+from integrations.whmcs.client import ApiActionNotAllowedError, OrderNotPendingError, WhmcsClient
 from integrations.whmcs.models import AddOrderRequest
 
 SIM_PRODUCT_ID = 101
 VOICE_PRODUCT_ID = 102
+ACCESS_KEY = "Acc3ss-Key_(with)[every].documented!@#$%*"
+ROTATED_CREDENTIAL = ApiCredential(identifier="rotated-identifier", secret="rotated-secret")
 
 
 @dataclass(frozen=True)
@@ -66,15 +72,22 @@ def seed(control: WhmcsEmulatorControl) -> Seed:
 
 @asynccontextmanager
 async def connected_client(
-    api_base_url: str, *, timeout_ms: int = 5_000, secret: str = DEFAULT_CREDENTIAL.secret
+    api_base_url: str,
+    *,
+    timeout_ms: int = 5_000,
+    identifier: str = DEFAULT_CREDENTIAL.identifier,
+    secret: str = DEFAULT_CREDENTIAL.secret,
+    access_key: str | None = None,
+    credentials: CredentialSource | None = None,
 ) -> AsyncIterator[WhmcsClient]:
     settings = WhmcsSettings(
         api_url=f"{api_base_url}{API_PATH}",
-        api_identifier=SecretStr(DEFAULT_CREDENTIAL.identifier),
+        api_identifier=SecretStr(identifier),
         api_secret=SecretStr(secret),
+        access_key=None if access_key is None else SecretStr(access_key),
         timeout=timeout_ms,
     )
-    client = WhmcsClient(settings)
+    client = WhmcsClient(settings, credentials=credentials)
     try:
         yield client
     finally:
@@ -275,6 +288,239 @@ async def test_address_outside_the_allow_list_is_an_authentication_error(
 
     control.set_allowed_ips(["203.0.113.9", "127.0.0.1"])
     assert (await whmcs.get_clients()).total_results == 1
+
+
+def denying(*actions: str) -> ApiCredential:
+    """The default credential with API roles that do not allow `actions`."""
+    return DEFAULT_CREDENTIAL.model_copy(update={"denied_actions": list(actions)})
+
+
+async def post_form(
+    emulator_url: str, form: dict[str, str], *, query: dict[str, str] | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.post(
+            f"{emulator_url}{API_PATH}", params=query, data=form | {"responsetype": "json"}
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """WHMCS's answer to a request, under a configuration of the emulator."""
+
+    message: str
+    error: type[BusinessError]
+    configure: Callable[[WhmcsEmulatorControl], None] = lambda control: None
+    identifier: str = DEFAULT_CREDENTIAL.identifier
+    secret: str = DEFAULT_CREDENTIAL.secret
+    access_key: str | None = None
+
+
+REFUSALS = {
+    "address not allow-listed": Refusal(
+        "Invalid IP 127.0.0.1",
+        AuthenticationError,
+        configure=lambda control: control.set_allowed_ips(["203.0.113.9"]),
+    ),
+    "wrong access key": Refusal(
+        "Invalid Access Key",
+        AuthenticationError,
+        configure=lambda control: control.set_access_key(ACCESS_KEY),
+        access_key="not-the-key",
+    ),
+    "unknown identifier": Refusal(
+        "Invalid or missing credentials", AuthenticationError, identifier="deleted-identifier"
+    ),
+    "no secret": Refusal("Invalid or missing credentials", AuthenticationError, secret=""),
+    "wrong secret": Refusal("Authentication Failed", AuthenticationError, secret="wrong"),
+    "action outside the API role": Refusal(
+        'Invalid Permissions: API action "getclients" is not allowed',
+        ApiActionNotAllowedError,
+        configure=lambda control: control.set_credentials(denying("GetClients")),
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
+async def test_each_refusal_text_maps_to_its_error_class(
+    emulator_url: str, control: WhmcsEmulatorControl, refusal: Refusal
+) -> None:
+    refusal.configure(control)
+    form = {"identifier": refusal.identifier, "secret": refusal.secret, "action": "GetClients"}
+    if refusal.access_key is not None:
+        form["accesskey"] = refusal.access_key
+
+    wire = await post_form(emulator_url, form)
+    async with connected_client(
+        emulator_url,
+        identifier=refusal.identifier,
+        secret=refusal.secret,
+        access_key=refusal.access_key,
+    ) as client:
+        with pytest.raises(BusinessError) as raised:
+            await client.get_clients()
+
+    assert (wire.status_code, wire.json()) == (403, {"result": "error", "message": refusal.message})
+    assert type(raised.value) is refusal.error
+    assert raised.value.message.startswith(refusal.message)
+    assert raised.value.code == ("AUTH" if refusal.error is AuthenticationError else "WHMCS")
+    assert not raised.value.retryable
+
+
+async def test_access_key_goes_with_every_call_and_bypasses_the_ip_allow_list(
+    emulator_url: str, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    control.set_access_key(ACCESS_KEY)
+    control.set_allowed_ips([])  # no address at all: only the access key lets a call in
+
+    async with (
+        connected_client(emulator_url, access_key=ACCESS_KEY) as keyed,
+        connected_client(emulator_url) as without_key,
+    ):
+        added = await keyed.add_order(order_request(seed))
+        await keyed.accept_order(added.order_id)
+        [order] = (await keyed.get_orders(client_id=seed.client_id)).orders
+        pay_methods = await keyed.get_pay_methods(seed.client_id)
+        clients = await keyed.get_clients()
+        with pytest.raises(AuthenticationError) as refused:
+            await without_key.get_clients()
+    in_the_url = await post_form(  # where the Access Control page puts it
+        emulator_url,
+        {
+            "identifier": DEFAULT_CREDENTIAL.identifier,
+            "secret": DEFAULT_CREDENTIAL.secret,
+            "action": "GetClients",
+        },
+        query={"accesskey": ACCESS_KEY},
+    )
+
+    assert (order.id, order.status) == (added.order_id, "Active")
+    assert [method.type for method in pay_methods] == ["BankAccount"]
+    assert clients.total_results == 1
+    assert refused.value.message == "Invalid IP 127.0.0.1"
+    assert in_the_url.json()["result"] == "success"
+
+
+async def test_an_access_key_whmcs_does_not_have_leaves_the_ip_check_in_force(
+    emulator_url: str, control: WhmcsEmulatorControl
+) -> None:
+    control.set_allowed_ips(["203.0.113.9"])
+
+    async with connected_client(emulator_url, access_key=ACCESS_KEY) as keyed:
+        with pytest.raises(AuthenticationError) as raised:
+            await keyed.get_clients()
+
+    assert raised.value.message == "Invalid IP 127.0.0.1"
+
+
+async def test_action_outside_the_api_role_names_the_action_to_allow(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    control.set_credentials(denying("AddOrder"))
+
+    clients = await whmcs.get_clients()
+    with pytest.raises(ApiActionNotAllowedError) as raised:
+        await whmcs.add_order(order_request(seed))
+
+    assert clients.total_results == 1
+    assert (raised.value.action, raised.value.code) == ("AddOrder", "WHMCS")
+    assert raised.value.message == (
+        'Invalid Permissions: API action "addorder" is not allowed: allow the API action '
+        "AddOrder in an API role of this API credential (WHMCS Admin > Configuration > "
+        "System Settings > Manage API Credentials > API Roles)"
+    )
+    assert not raised.value.retryable
+    assert control.orders() == []
+
+
+class PromotedMeanwhile(CredentialSource):
+    """The secret store as one worker sees it after another promoted a new credential: its
+    cached version 1 until WHMCS refuses it, then version 2."""
+
+    def __init__(self, cached: ApiCredential, promoted: ApiCredential) -> None:
+        super().__init__(lambda: api_key(cached), version=1)
+        self._promoted = Credential(version=2, value=api_key(promoted))
+        self.rejected: list[int] = []
+
+    def after_rejection(self, rejected: Credential) -> Credential | None:
+        self.rejected.append(rejected.version)
+        return self._promoted if rejected.version != self._promoted.version else None
+
+
+def api_key(credential: ApiCredential) -> bytes:
+    return WhmcsApiKey(
+        identifier=SecretStr(credential.identifier), secret=SecretStr(credential.secret)
+    ).to_bytes()
+
+
+async def test_a_deleted_credential_falls_back_to_the_one_promoted_meanwhile(
+    emulator_url: str, control: WhmcsEmulatorControl
+) -> None:
+    control.set_credentials(ROTATED_CREDENTIAL)  # the old one is deleted: its identifier unknown
+    source = PromotedMeanwhile(DEFAULT_CREDENTIAL, ROTATED_CREDENTIAL)
+
+    async with connected_client(emulator_url, credentials=source) as client:
+        clients = await client.get_clients()
+
+    assert clients.total_results == 1
+    assert source.rejected == [1]
+    assert control.call_counts() == {"GetClients": 2}
+
+
+async def test_a_refusal_by_the_api_role_tries_no_other_credential(
+    emulator_url: str, control: WhmcsEmulatorControl
+) -> None:
+    control.set_credentials(denying("GetClients"), ROTATED_CREDENTIAL)
+    source = PromotedMeanwhile(DEFAULT_CREDENTIAL, ROTATED_CREDENTIAL)
+
+    async with connected_client(emulator_url, credentials=source) as client:
+        with pytest.raises(ApiActionNotAllowedError):
+            await client.get_clients()
+
+    assert source.rejected == []
+    assert control.call_counts() == {"GetClients": 1}
+
+
+async def test_the_access_key_never_reaches_the_logs(
+    emulator_url: str, control: WhmcsEmulatorControl, json_log: io.StringIO
+) -> None:
+    control.set_access_key(ACCESS_KEY)
+    control.set_allowed_ips([])
+
+    async with connected_client(emulator_url, access_key=ACCESS_KEY) as keyed:
+        await keyed.get_clients()
+    async with connected_client(emulator_url, access_key="wrong-access-key") as wrong:
+        with pytest.raises(AuthenticationError):
+            await wrong.get_clients()
+
+    logged = json_log.getvalue()
+    assert "whmcs call failed" in logged
+    assert ACCESS_KEY not in logged
+    assert "wrong-access-key" not in logged
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(ACCESS_KEY, ACCESS_KEY), ("", None), ("key with spaces", "refused"), ("key&more", "refused")],
+)
+def test_access_key_setting_takes_the_documented_characters_only(
+    monkeypatch: pytest.MonkeyPatch, value: str, accepted: str | None
+) -> None:
+    monkeypatch.setenv("WHMCS_API_URL", "https://whmcs.invalid/includes/api.php")
+    monkeypatch.setenv("WHMCS_API_IDENTIFIER", "identifier")
+    monkeypatch.setenv("WHMCS_API_SECRET", "secret")
+    monkeypatch.setenv("WHMCS_ACCESS_KEY", value)
+
+    if accepted == "refused":
+        with pytest.raises(ConfigurationError) as raised:
+            load(WhmcsSettings)
+        assert str(raised.value) == (
+            "configuration error: WHMCS_ACCESS_KEY: may contain letters, numbers and "
+            "! @ # $ % . ( ) * [ ] - _ only"
+        )
+    else:
+        access_key = load(WhmcsSettings).access_key
+        assert (access_key and access_key.get_secret_value()) == accepted
 
 
 async def test_rate_limit_carries_retry_after(
