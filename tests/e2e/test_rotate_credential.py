@@ -383,7 +383,7 @@ async def test_whmcs_credential_rotation(system: RotationSystem, save_history: S
     await system.integrations.whmcs.get_clients(limit=1)
     await other_process.get_clients(limit=1)
     old_credential = WhmcsClient(system.vendors.whmcs_settings)
-    with pytest.raises(AuthenticationError, match="Authentication Failed"):
+    with pytest.raises(AuthenticationError, match="Invalid or missing credentials"):
         await old_credential.get_clients(limit=1)
     await old_credential.aclose()
     await other_process.aclose()
@@ -467,8 +467,8 @@ async def test_refused_credential_is_never_promoted_and_cancelling_keeps_the_act
         lambda s: bool(s.verification_failures) and s.awaiting_staged_version,
     )
 
-    assert status.verification_failures == ["v2: Authentication Failed"]
-    assert "v2 was refused (v2: Authentication Failed) and discarded" in status.details
+    assert status.verification_failures == ["v2: Invalid or missing credentials"]
+    assert "v2 was refused (v2: Invalid or missing credentials) and discarded" in status.details
     assert system.store.version(kind, 2).state is VersionState.DISCARDED
     active = system.store.active_version(kind)
     assert active is not None
