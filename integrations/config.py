@@ -183,11 +183,35 @@ class FreebitSettings(_Settings):
     oem_id: str
     oem_key: SecretStr
     timeout: int = Field(default=30_000, ge=1, description="HTTP timeout in milliseconds")
-    token_ttl: Duration = Field(
-        default=timedelta(minutes=50), description="how long a cached authKey is reused"
-    )
     quota_code: str = Field(
         default="PASI_TOPUP", min_length=1, description="quotaCode sent with quota top-ups"
+    )
+    # What the client assumes of Freebit's behaviour, which no public spec states: each one is
+    # a setting whose default is the safe assumption (docs/runbook-external-dependencies.md,
+    # Freebit: "What the client assumes of Freebit").
+    token_ttl: Duration = Field(
+        default=timedelta(minutes=50),
+        gt=timedelta(0),
+        description="how long a cached authKey is reused: at most the lifetime Freebit gives it",
+    )
+    auth_key_rejected_codes: Annotated[list[str], NoDecode] = Field(
+        default=["211"],
+        min_length=1,
+        description="resultCodes meaning the authKey expired or is invalid: log in again once",
+    )
+    account_locked_codes: Annotated[list[str], NoDecode] = Field(
+        default=["240"],
+        min_length=1,
+        description="resultCodes meaning the account is locked or busy: transient, try later",
+    )
+    login_invalidates_older_keys: bool = Field(
+        default=True,
+        description="an authOem login makes the authKeys issued before it invalid",
+    )
+    probe_account: str | None = Field(
+        default=None,
+        pattern=r"^0[0-9]{9,10}$",
+        description="a SIM the health check reads (getDetail); unset: a number that is no SIM",
     )
     # Paths below FREEBIT_BASE_URL; Freebit publishes no spec, so each one can be overridden.
     path_auth: str = "/authOem/"
@@ -198,6 +222,30 @@ class FreebitSettings(_Settings):
     path_voice_options: str = "/mvno/talkoption/changeOrder/"
     path_contract_line: str = "/mvno/contractline/change/"
     path_cancel: str = "/master/cnclAcnt/"
+
+    @field_validator("auth_key_rejected_codes", "account_locked_codes", mode="before")
+    @classmethod
+    def _comma_separated_codes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [code.strip() for code in value.split(",") if code.strip()]
+        return value
+
+    @field_validator("auth_key_rejected_codes", "account_locked_codes")
+    @classmethod
+    def _not_success(cls, codes: list[str]) -> list[str]:
+        if "100" in codes:
+            raise ValueError("100 is Freebit's success code, not a refusal")
+        return codes
+
+    @model_validator(mode="after")
+    def _codes_mean_one_thing(self) -> FreebitSettings:
+        both = sorted(set(self.auth_key_rejected_codes) & set(self.account_locked_codes))
+        if both:
+            raise ValueError(
+                f"resultCode(s) {', '.join(both)} in both FREEBIT_AUTH_KEY_REJECTED_CODES and "
+                "FREEBIT_ACCOUNT_LOCKED_CODES"
+            )
+        return self
 
 
 class ReplayMode(StrEnum):

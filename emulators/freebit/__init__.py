@@ -9,6 +9,7 @@ from emulators.freebit.app import (
 )
 from emulators.freebit.control import FreebitEmulatorControl
 from emulators.freebit.records import (
+    FreebitBehaviour,
     FreebitTiming,
     NewSimAccount,
     OemCredentials,
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_CREDENTIALS",
     "DEFAULT_PATHS",
     "DEFAULT_PLAN_CODES",
+    "FreebitBehaviour",
     "FreebitEmulator",
     "FreebitEmulatorControl",
     "FreebitTiming",

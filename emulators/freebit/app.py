@@ -2,7 +2,9 @@
 object, plus the control API under `/__emulator/`.
 
 `/authOem/` answers an `authKey`; every other operation must carry a valid one inside its
-`json`. Answers are HTTP 200 with `resultCode` "100" or a refusal (see `refusals`).
+`json`. Answers are HTTP 200 with `resultCode` "100" or a refusal (see `refusals`). What no
+spec states (whether a login invalidates older authKeys, the resultCodes of an expired authKey
+and of a locked account) is its `FreebitBehaviour`, which the control API can change.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from emulators.freebit.auth_keys import AuthKeys
 from emulators.freebit.clock import EmulatorClock
 from emulators.freebit.control_routes import freebit_control_routes
 from emulators.freebit.operations import ACCOUNT_OPERATIONS
-from emulators.freebit.records import FreebitTiming, OemCredentials, RecordedRequest, TimingUpdate
-from emulators.freebit.refusals import FreebitApiError, invalid_request
+from emulators.freebit.records import (
+    BehaviourUpdate,
+    FreebitBehaviour,
+    FreebitTiming,
+    OemCredentials,
+    RecordedRequest,
+    TimingUpdate,
+)
+from emulators.freebit.refusals import ConfigurableRefusal, FreebitApiError, invalid_request
 from emulators.freebit.request_log import RequestLog
 from emulators.proxy_faults import answer_fault_before_call, gateway_timeout_after
 
@@ -61,17 +70,15 @@ class FreebitEmulator:
         timing: FreebitTiming | None = None,
         plan_codes: Iterable[str] = DEFAULT_PLAN_CODES,
         paths: Mapping[str, str] | None = None,
+        behaviour: FreebitBehaviour | None = None,
     ) -> None:
         self._initial_credentials = credentials
         self._initial_timing = timing or FreebitTiming()
+        self._initial_behaviour = behaviour or FreebitBehaviour()
         self._initial_plan_codes = tuple(plan_codes)
         self._paths = {**DEFAULT_PATHS, **(paths or {})}
-        self.timing = self._initial_timing
-        self.clock = EmulatorClock()
-        self.auth_keys = AuthKeys(credentials, self.timing.auth_key_ttl)
-        self.accounts = SimAccounts(self.timing, self._initial_plan_codes)
-        self.request_log = RequestLog()
         self.core = EmulatorCore()
+        self.reset_state()
 
     def asgi_app(self) -> Starlette:
         api_routes = [
@@ -88,8 +95,13 @@ class FreebitEmulator:
 
     def reset_state(self) -> None:
         self.timing = self._initial_timing
+        self.behaviour = self._initial_behaviour
         self.clock = EmulatorClock()
-        self.auth_keys = AuthKeys(self._initial_credentials, self.timing.auth_key_ttl)
+        self.auth_keys = AuthKeys(
+            self._initial_credentials,
+            self.timing.auth_key_ttl,
+            login_invalidates_older_keys=self.behaviour.login_invalidates_older_keys,
+        )
         self.accounts = SimAccounts(self.timing, self._initial_plan_codes)
         self.request_log = RequestLog()
 
@@ -98,6 +110,11 @@ class FreebitEmulator:
         self.auth_keys.set_ttl(self.timing.auth_key_ttl)
         self.accounts.set_timing(self.timing)
         return self.timing
+
+    def update_behaviour(self, update: BehaviourUpdate) -> FreebitBehaviour:
+        self.behaviour = self.behaviour.model_copy(update=update.model_dump(exclude_none=True))
+        self.auth_keys.set_login_invalidates_older_keys(self.behaviour.login_invalidates_older_keys)
+        return self.behaviour
 
     def _endpoint(self, operation: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
@@ -134,9 +151,19 @@ class FreebitEmulator:
             return {**_OK, **self._perform(operation, body, self.clock.now())}
         except FreebitApiError as refusal:
             return {
-                "resultCode": refusal.result_code,
+                "resultCode": self._result_code(refusal),
                 "status": {"message": refusal.message, "statusCode": refusal.status_code},
             }
+
+    def _result_code(self, refusal: FreebitApiError) -> str:
+        behaviour = self.behaviour
+        match refusal.configurable:
+            case ConfigurableRefusal.AUTH_KEY_REJECTED:
+                return behaviour.auth_key_rejected_code
+            case ConfigurableRefusal.ACCOUNT_LOCKED:
+                return behaviour.account_locked_code
+            case None:
+                return refusal.result_code
 
     def _perform(self, operation: str, body: Json, now: datetime) -> Json:
         if operation == AUTH_OPERATION:

@@ -1,4 +1,8 @@
-"""OEM authentication: which oemId/oemKeys are accepted and which authKeys are still valid."""
+"""OEM authentication: which oemId/oemKeys are accepted and which authKeys are still valid.
+
+An authKey lives `ttl` after its login. Told that a login invalidates older keys
+(`FreebitBehaviour.login_invalidates_older_keys`), a successful login also ends every key
+issued before it; a refused login ends none."""
 
 from __future__ import annotations
 
@@ -11,11 +15,23 @@ from emulators.freebit.refusals import auth_key_rejected, oem_authentication_fai
 
 
 class AuthKeys:
-    def __init__(self, credentials: OemCredentials, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        credentials: OemCredentials,
+        ttl: timedelta,
+        *,
+        login_invalidates_older_keys: bool = False,
+    ) -> None:
         self._credentials = credentials
         self._ttl = ttl
+        self._login_invalidates_older_keys = login_invalidates_older_keys
         self._expiry_by_key: dict[str, datetime] = {}
         self._lock = threading.Lock()
+
+    def set_login_invalidates_older_keys(self, invalidates: bool) -> None:
+        """Applies to logins from now on; the keys valid now stay valid until then."""
+        with self._lock:
+            self._login_invalidates_older_keys = invalidates
 
     def set_credentials(self, credentials: OemCredentials) -> None:
         with self._lock:
@@ -30,7 +46,10 @@ class AuthKeys:
         with self._lock:
             if not self._accepts(oem_id, oem_key):
                 raise oem_authentication_failed()
-            self._forget_expired(now)
+            if self._login_invalidates_older_keys:
+                self._expiry_by_key.clear()
+            else:
+                self._forget_expired(now)
             auth_key = secrets.token_urlsafe(24)
             self._expiry_by_key[auth_key] = now + self._ttl
             return auth_key

@@ -8,6 +8,8 @@ from pydantic import TypeAdapter
 
 from emulators.control_client import EmulatorControl
 from emulators.freebit.records import (
+    BehaviourUpdate,
+    FreebitBehaviour,
     FreebitTiming,
     NewSimAccount,
     OemCredentials,
@@ -56,6 +58,24 @@ class FreebitEmulatorControl(EmulatorControl):
         response = self._http.patch("/timing", json=update.model_dump(mode="json"))
         response.raise_for_status()
         return FreebitTiming.model_validate(response.json())
+
+    def set_behaviour(
+        self,
+        *,
+        login_invalidates_older_keys: bool | None = None,
+        auth_key_rejected_code: str | None = None,
+        account_locked_code: str | None = None,
+    ) -> FreebitBehaviour:
+        """Change the given behaviours (what no Freebit spec states), keep the others; answers
+        the behaviour now in force. A reset returns to the emulator's initial behaviour."""
+        update = BehaviourUpdate(
+            login_invalidates_older_keys=login_invalidates_older_keys,
+            auth_key_rejected_code=auth_key_rejected_code,
+            account_locked_code=account_locked_code,
+        )
+        response = self._http.patch("/behaviour", json=update.model_dump(mode="json"))
+        response.raise_for_status()
+        return FreebitBehaviour.model_validate(response.json())
 
     def set_plan_codes(self, *plan_codes: str) -> None:
         self._http.put("/plan-codes", json=list(plan_codes)).raise_for_status()

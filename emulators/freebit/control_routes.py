@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.core import Endpoint, guarded_control_routes
-from emulators.freebit.records import NewSimAccount, OemCredentials, TimingUpdate
+from emulators.freebit.records import BehaviourUpdate, NewSimAccount, OemCredentials, TimingUpdate
 from emulators.freebit.refusals import FreebitApiError
 
 if TYPE_CHECKING:
@@ -37,6 +37,10 @@ def freebit_control_routes(emulator: FreebitEmulator) -> list[Route]:
     async def update_timing(request: Request) -> Response:
         timing = emulator.update_timing(TimingUpdate.model_validate(await request.json()))
         return JSONResponse(timing.model_dump(mode="json"))
+
+    async def update_behaviour(request: Request) -> Response:
+        behaviour = emulator.update_behaviour(BehaviourUpdate.model_validate(await request.json()))
+        return JSONResponse(behaviour.model_dump(mode="json"))
 
     async def set_plan_codes(request: Request) -> Response:
         emulator.accounts.set_plan_codes(_PLAN_CODES.validate_python(await request.json()))
@@ -70,6 +74,7 @@ def freebit_control_routes(emulator: FreebitEmulator) -> list[Route]:
         ("/oem-credentials", set_oem_credentials, "PUT"),
         ("/auth-keys/expire", expire_auth_keys, "POST"),
         ("/timing", update_timing, "PATCH"),
+        ("/behaviour", update_behaviour, "PATCH"),
         ("/plan-codes", set_plan_codes, "PUT"),
         ("/accounts", add_account, "POST"),
         ("/accounts/{account}", get_account, "GET"),

@@ -35,6 +35,27 @@ class TimingUpdate(BaseModel):
     operation_gap: timedelta | None = None
 
 
+class FreebitBehaviour(BaseModel):
+    """What Freebit does that no spec states, and so the client has a setting for (the
+    FREEBIT_* assumptions): tests switch to the alternatives the client must survive."""
+
+    login_invalidates_older_keys: bool = Field(
+        default=False, description="an authOem login makes every authKey issued before invalid"
+    )
+    auth_key_rejected_code: str = Field(
+        default="211", pattern=r"^[0-9]+$", description="resultCode of an expired/unknown authKey"
+    )
+    account_locked_code: str = Field(
+        default="240", pattern=r"^[0-9]+$", description="resultCode of a locked or busy account"
+    )
+
+
+class BehaviourUpdate(BaseModel):
+    login_invalidates_older_keys: bool | None = None
+    auth_key_rejected_code: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    account_locked_code: str | None = Field(default=None, pattern=r"^[0-9]+$")
+
+
 class NewSimAccount(BaseModel):
     account: str = Field(pattern=r"^\d{10,11}$", description="the SIM's phone number")
     plan_code: str = "PASI_10GB"

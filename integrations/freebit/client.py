@@ -5,11 +5,15 @@ Every failure becomes an `IntegrationError` whose `code` an operator can act on:
   connection broke). Ambiguous: Freebit may have applied it, the caller decides whether
   sending it again is safe.
 - ECONNECTION: no connection, nothing was sent. 429, 5xx, EBADRESPONSE: transient.
-- LOCKED (`AccountLockedError`, transient): the account is locked or inside its operation
-  gap; nothing was applied.
+- LOCKED (`AccountLockedError`, transient): one of FREEBIT_ACCOUNT_LOCKED_CODES, the account
+  is locked or inside its operation gap; nothing was applied.
 - AUTH (`AuthenticationError`): the OEM credentials were refused.
 - Freebit's statusCode (`FreebitError`, business): any other refusal.
-An expired authKey is renewed once, transparently. The oemKey and authKeys are never logged.
+An authKey refused with one of FREEBIT_AUTH_KEY_REJECTED_CODES is renewed once, transparently.
+The oemKey and authKeys are never logged.
+
+Freebit publishes no spec: what the client assumes of it (those codes, the authKey lifetime
+FREEBIT_TOKEN_TTL, FREEBIT_LOGIN_INVALIDATES_OLDER_KEYS) is in `FreebitSettings`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from contracts.sim import (
 from integrations.config import FreebitSettings
 from integrations.errors import AuthenticationError, IntegrationError, TransientError
 from integrations.freebit import wire
-from integrations.freebit.errors import AuthKeyRejectedError, FreebitError
+from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
 from integrations.freebit.models import (
     AccountDetail,
     TrafficInfo,
@@ -49,6 +53,9 @@ Json = dict[str, Any]
 AnswerT = TypeVar("AnswerT")
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+PROBE_PLACEHOLDER_ACCOUNT = "00000000000"
+"""What the health check reads without FREEBIT_PROBE_ACCOUNT: a well-formed number that is no
+SIM's (no Japanese number starts with 00)."""
 
 
 class FreebitClient:
@@ -61,6 +68,7 @@ class FreebitClient:
     ) -> None:
         """`oem_key`: e.g. the secret store's active version; default: FREEBIT_OEM_KEY."""
         self._settings = settings
+        self._codes = wire.ResultCodes.of(settings)
         self._token_cache = token_cache
         self._oem_key = oem_key or CredentialSource(settings.oem_key.get_secret_value().encode)
         self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
@@ -108,11 +116,47 @@ class FreebitClient:
         await self._call(FreebitOperation.CANCEL, wire.cancel_body(account, cancellation))
 
     async def verify_credentials(self, oem_key: str | None = None) -> None:
-        """Authenticate afresh, bypassing the cache, with `oem_key` or the active key."""
+        """Authenticate afresh with `oem_key` or the active key, bypassing the cache.
+
+        With FREEBIT_LOGIN_INVALIDATES_OLDER_KEYS (default) that login has just made the cached
+        authKey invalid: it is dropped (not one a worker stored meanwhile), so the workers' next
+        call logs in instead of sending a dead key. Otherwise the cache is left alone."""
+        invalidated = (
+            await self._token_cache.peek() if self._settings.login_invalidates_older_keys else None
+        )
         if oem_key is None:
             await self._authenticate()
         else:
             await self._authenticate_with(oem_key)
+        if invalidated is not None:
+            await self._token_cache.invalidate(invalidated)
+
+    async def check_auth_key(self) -> None:
+        """The health check: a read-only getDetail with the authKey the workers share, through
+        their token cache, so it logs in only when none is cached or Freebit rejected it, and
+        never makes the workers' key invalid.
+
+        It reads FREEBIT_PROBE_ACCOUNT, whose answer must be a success or the account locked;
+        unset, a number that is no SIM's, where any refusal but an authKey rejection shows that
+        Freebit answered and accepted the key."""
+        account = self._settings.probe_account
+        operation = FreebitOperation.ACCOUNT_DETAIL
+        started = time.monotonic()
+        try:
+            body = await self._call_with_auth_key(
+                operation, wire.account_detail_body(account or PROBE_PLACEHOLDER_ACCOUNT)
+            )
+        except AccountLockedError as refusal:
+            result = f"account locked ({refusal.result_code})"
+        except FreebitError as refusal:
+            if account is not None or not refusal.result_code:
+                raise  # a refusal of the probe account, or no answer of Freebit's (HTTP 404)
+            result = f"refused as expected ({refusal.result_code})"
+        else:
+            if account is not None:
+                _decoded(operation, wire.account_detail_from, body)
+            result = "success"
+        log.info("freebit health probe", operation=operation, result=result, **_took(started))
 
     async def _call(self, operation: FreebitOperation, body: Json) -> Json:
         started = time.monotonic()
@@ -130,8 +174,12 @@ class FreebitClient:
         auth_key = await self._token_cache.auth_key(self._authenticate)
         try:
             return await self._post(operation, {**body, "authKey": auth_key})
-        except AuthKeyRejectedError:
-            log.info("freebit authKey rejected, authenticating again", operation=operation)
+        except AuthKeyRejectedError as rejected:
+            log.info(
+                "freebit authKey rejected, authenticating again",
+                operation=operation,
+                result_code=rejected.result_code,
+            )
             await self._token_cache.invalidate(auth_key)
         renewed = await self._token_cache.auth_key(self._authenticate)
         return await self._post(operation, {**body, "authKey": renewed})
@@ -168,7 +216,7 @@ class FreebitClient:
             message = f"{operation}: connection lost after sending: {error!r}"
             raise TransientError("ETIMEOUT", message) from error
         body = _json_answer(operation, response)
-        wire.raise_for_result(operation, body)
+        wire.raise_for_result(operation, body, self._codes)
         return body
 
 

@@ -18,9 +18,19 @@ class FreebitError(BusinessError):
 
 
 class AccountLockedError(TransientError):
-    """Code LOCKED: a 4G/5G change is running or the operation gap has not passed. Nothing was
-    applied, so the same request can be sent again later."""
+    """Code LOCKED: one of FREEBIT_ACCOUNT_LOCKED_CODES, e.g. a 4G/5G change is running or the
+    operation gap has not passed. Nothing was applied, so the same request can be sent again
+    later. `result_code` is the resultCode Freebit sent."""
+
+    def __init__(self, code: str, message: str, *, result_code: str = "") -> None:
+        super().__init__(code, message)
+        self.result_code = result_code
 
 
 class AuthKeyRejectedError(AuthenticationError):
-    """The authKey is unknown or expired; the client authenticates again once by itself."""
+    """One of FREEBIT_AUTH_KEY_REJECTED_CODES: the authKey is unknown or expired; the client
+    authenticates again once by itself. `result_code` is the resultCode Freebit sent."""
+
+    def __init__(self, code: str, message: str, *, result_code: str = "") -> None:
+        super().__init__(code, message)
+        self.result_code = result_code

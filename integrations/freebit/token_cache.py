@@ -91,6 +91,20 @@ class FreebitTokenCache:
         except RedisError as error:
             self._note_redis_down(error)
 
+    async def peek(self) -> str | None:
+        """The authKey a call would use now, if one is cached (not counted as a hit)."""
+        redis = self._usable_redis()
+        if redis is not None:
+            try:
+                cached = await redis.get(TOKEN_KEY)
+            except RedisError as error:
+                self._note_redis_down(error)
+            else:
+                return cached.decode() if isinstance(cached, bytes) else cached
+        if self._local_key is not None and time.monotonic() < self._local_key_expires_at:
+            return self._local_key
+        return None
+
     async def clear(self) -> None:
         """Forget whatever authKey is cached (after the OEM key changed).
 

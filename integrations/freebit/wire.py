@@ -3,12 +3,15 @@
 Every request is a form with one field `json` holding a JSON object; every answer is a
 JSON object whose `resultCode` is "100" on success, otherwise `status.{message,statusCode}`
 explain the refusal. Flags are "10" (on) / "20" (off), dates YYYYMMDD, and numbers in
-answers may arrive as strings.
+answers may arrive as strings. Which resultCodes mean "authKey expired" and "account locked"
+are settings (`ResultCodes`, from FREEBIT_AUTH_KEY_REJECTED_CODES and
+FREEBIT_ACCOUNT_LOCKED_CODES).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +22,7 @@ from contracts.sim import (
     QuotaTopUp,
     VoiceOptionsChange,
 )
+from integrations.config import FreebitSettings
 from integrations.errors import AuthenticationError
 from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
 from integrations.freebit.models import AccountDetail, TrafficInfo
@@ -27,13 +31,28 @@ from integrations.freebit.paths import FreebitOperation
 Json = dict[str, Any]
 
 SUCCESS = "100"
-AUTH_KEY_REJECTED = "211"
-ACCOUNT_LOCKED = "240"
 LOCKED_CODE = "LOCKED"
 ON, OFF = "10", "20"
 MVNO = "MVNO"
 ACCOUNT_DETAIL_VERSION = "2"
 NO_GLOBAL_IP = OFF
+
+
+@dataclass(frozen=True)
+class ResultCodes:
+    """The refusals the client acts on by itself; any other one is a `FreebitError`."""
+
+    auth_key_rejected: frozenset[str]
+    """The authKey expired or is invalid: authenticate again, once."""
+    account_locked: frozenset[str]
+    """The account is locked or an operation on it is in progress: nothing was applied."""
+
+    @classmethod
+    def of(cls, settings: FreebitSettings) -> ResultCodes:
+        return cls(
+            auth_key_rejected=frozenset(settings.auth_key_rejected_codes),
+            account_locked=frozenset(settings.account_locked_codes),
+        )
 
 
 def form(payload: Json) -> dict[str, str]:
@@ -85,7 +104,7 @@ def cancel_body(account: str, cancellation: Cancellation) -> Json:
     return _with_date(body, "runDate", cancellation.run_date)
 
 
-def raise_for_result(operation: FreebitOperation, body: Json) -> None:
+def raise_for_result(operation: FreebitOperation, body: Json, codes: ResultCodes) -> None:
     """Nothing on success; otherwise the error the refusal stands for."""
     result_code = str(body.get("resultCode") or "")
     if result_code == SUCCESS:
@@ -97,10 +116,10 @@ def raise_for_result(operation: FreebitOperation, body: Json) -> None:
     status_code = str(status.get("statusCode") or "")
     if operation is FreebitOperation.AUTH:
         raise AuthenticationError("AUTH", message)
-    if result_code == AUTH_KEY_REJECTED:
-        raise AuthKeyRejectedError("AUTH", message)
-    if result_code == ACCOUNT_LOCKED:
-        raise AccountLockedError(LOCKED_CODE, message)
+    if result_code in codes.auth_key_rejected:
+        raise AuthKeyRejectedError("AUTH", message, result_code=result_code)
+    if result_code in codes.account_locked:
+        raise AccountLockedError(LOCKED_CODE, message, result_code=result_code)
     raise FreebitError(status_code or result_code, message, result_code=result_code)
 
 

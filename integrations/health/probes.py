@@ -1,7 +1,9 @@
 """The health check of each system, as the External Dependencies Runbook defines it, through
 the same clients the workflows use: Salesforce a SOQL query (JWT login included), WHMCS
-`GetClients limitnum=1`, Freebit a fresh OEM authentication, Redis PING, PostgreSQL
-`SELECT 1`, SFTP a connection (host key and key authentication included).
+`GetClients limitnum=1`, Freebit a read-only call with the workers' shared authKey (the seed's
+"auth token refresh": an OEM login only when none is cached or Freebit rejected it, so the
+check never invalidates the workers' key), Redis PING, PostgreSQL `SELECT 1`, SFTP a
+connection (host key and key authentication included).
 
 A check never raises: a failure is a `down` result carrying the error text.
 """
@@ -106,7 +108,7 @@ class HealthProbes:
                 self._salesforce.query, SALESFORCE_QUERY
             ),
             Integration.WHMCS: lambda: self._whmcs.get_clients(limit=1),
-            Integration.FREEBIT: self._freebit.verify_credentials,
+            Integration.FREEBIT: self._freebit.check_auth_key,
             Integration.REDIS: lambda: ping_redis(self._redis),
             Integration.DATABASE: lambda: select_one(self._database),
             Integration.SFTP: lambda: asyncio.to_thread(self._connect_sftp),

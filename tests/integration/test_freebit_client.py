@@ -46,6 +46,8 @@ from integrations.freebit.client import FreebitClient
 from integrations.freebit.errors import AMBIGUOUS_ERROR_CODES, AccountLockedError, FreebitError
 from integrations.freebit.models import AccountDetail, TrafficInfo
 from integrations.freebit.token_cache import LOCK_KEY, TOKEN_KEY, FreebitTokenCache
+from integrations.secrets.provider import CredentialSource
+from integrations.secrets.store import Credential
 from starters.demo.redis_server import running_redis_server
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -86,13 +88,15 @@ async def fresh_state(control: FreebitEmulatorControl, redis: Redis) -> None:
 
 
 def freebit_settings(
-    emulator_url: str, *, timeout_ms: int = 5_000, oem_key: str = OEM_KEY
+    emulator_url: str, *, timeout_ms: int = 5_000, oem_key: str = OEM_KEY, **assumptions: Any
 ) -> FreebitSettings:
+    """`assumptions`: FreebitSettings fields such as `auth_key_rejected_codes`."""
     return FreebitSettings(
         base_url=f"{emulator_url}{API_PREFIX}",
         oem_id=OEM_ID,
         oem_key=SecretStr(oem_key),
         timeout=timeout_ms,
+        **assumptions,
     )
 
 
@@ -104,8 +108,9 @@ async def connected_client(
     timeout_ms: int = 5_000,
     oem_key: str = OEM_KEY,
     token_cache: FreebitTokenCache | None = None,
+    **assumptions: Any,
 ) -> AsyncIterator[FreebitClient]:
-    settings = freebit_settings(emulator_url, timeout_ms=timeout_ms, oem_key=oem_key)
+    settings = freebit_settings(emulator_url, timeout_ms=timeout_ms, oem_key=oem_key, **assumptions)
     client = FreebitClient(settings, token_cache or FreebitTokenCache(redis, settings.token_ttl))
     try:
         yield client
@@ -291,17 +296,20 @@ async def test_wrong_oem_key_is_an_authentication_error(
 
 
 async def test_oem_key_rotation_verifies_the_staged_key_without_touching_the_cache(
-    freebit: FreebitClient, emulator_url: str, control: FreebitEmulatorControl, redis: Redis
+    emulator_url: str, control: FreebitEmulatorControl, redis: Redis
 ) -> None:
+    """When a login leaves older authKeys valid; otherwise see
+    test_a_login_that_invalidates_older_keys_replaces_the_shared_one."""
     new_key = "rotated-oem-key"
-    await freebit.account_detail(ACCOUNT)
-    cached_before = await cached_auth_key(redis)
+    async with connected_client(emulator_url, redis, login_invalidates_older_keys=False) as freebit:
+        await freebit.account_detail(ACCOUNT)
+        cached_before = await cached_auth_key(redis)
 
-    with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError):
+            await freebit.verify_credentials(new_key)
+        control.set_oem_credentials(OEM_ID, OEM_KEY, new_key)
         await freebit.verify_credentials(new_key)
-    control.set_oem_credentials(OEM_ID, OEM_KEY, new_key)
-    await freebit.verify_credentials(new_key)
-    await freebit.verify_credentials()
+        await freebit.verify_credentials()
     assert await cached_auth_key(redis) == cached_before
 
     control.set_oem_credentials(OEM_ID, new_key)
@@ -335,6 +343,184 @@ async def test_keys_never_reach_the_logs(
     assert OEM_KEY not in logged
     assert "wrong-key" not in logged
     assert not any(auth_key in logged for auth_key in auth_keys)
+
+
+# The assumptions about Freebit's behaviour (FreebitSettings), against an emulator told to
+# behave otherwise than its defaults
+
+
+def test_emulator_told_so_invalidates_older_auth_keys_at_each_login(
+    emulator_url: str, control: FreebitEmulatorControl
+) -> None:
+    def login(oem_key: str = OEM_KEY) -> dict[str, Any]:
+        return post_api(emulator_url, "/authOem/", {"oemId": OEM_ID, "oemKey": oem_key})
+
+    def detail_with(auth_key: str) -> str:
+        body = {"requestDatas": [{"kind": "MVNO", "account": ACCOUNT}], "version": "2"}
+        return str(
+            post_api(emulator_url, "/mvno/getDetail/", {**body, "authKey": auth_key})["resultCode"]
+        )
+
+    first, second = login()["authKey"], login()["authKey"]
+    by_default = [detail_with(first), detail_with(second)]
+    behaviour = control.set_behaviour(
+        login_invalidates_older_keys=True, auth_key_rejected_code="301"
+    )
+    third, fourth = login()["authKey"], login()["authKey"]
+    refused_login = login("wrong-key")
+    told_so = [detail_with(key) for key in (first, second, third, fourth)]
+
+    assert by_default == ["100", "100"]
+    assert (behaviour.login_invalidates_older_keys, behaviour.account_locked_code) == (True, "240")
+    assert refused_login["resultCode"] == "210"
+    assert told_so == ["301", "301", "301", "100"]  # a refused login ended no key
+    control.reset()
+    assert control.set_behaviour().login_invalidates_older_keys is False
+
+
+async def test_configured_expiry_code_renews_the_auth_key_once(
+    emulator_url: str, control: FreebitEmulatorControl, redis: Redis
+) -> None:
+    control.set_behaviour(auth_key_rejected_code="301")
+    async with connected_client(
+        emulator_url, redis, auth_key_rejected_codes=["211", "301"]
+    ) as client:
+        await client.account_detail(ACCOUNT)
+        expired = await cached_auth_key(redis)
+        control.expire_auth_keys()
+        detail = await client.account_detail(ACCOUNT)
+
+    renewed = await cached_auth_key(redis)
+    assert detail.account == ACCOUNT
+    assert sent_auth_keys(control, "getDetail") == [expired, expired, renewed]
+    assert control.call_counts() == {"auth": 2, "getDetail": 3}
+
+
+async def test_an_expiry_code_not_configured_fails_the_call_without_a_new_login(
+    freebit: FreebitClient, control: FreebitEmulatorControl
+) -> None:
+    """What a wrong FREEBIT_AUTH_KEY_REJECTED_CODES does: preflight checks it for this reason."""
+    control.set_behaviour(auth_key_rejected_code="301")
+    await freebit.account_detail(ACCOUNT)
+    control.expire_auth_keys()
+
+    with pytest.raises(FreebitError) as raised:
+        await freebit.account_detail(ACCOUNT)
+
+    assert (raised.value.result_code, raised.value.retryable) == ("301", False)
+    assert control.call_counts() == {"auth": 1, "getDetail": 2}
+
+
+async def test_configured_lock_code_is_transient(
+    emulator_url: str, control: FreebitEmulatorControl, redis: Redis
+) -> None:
+    control.set_behaviour(account_locked_code="530")
+    async with (
+        connected_client(emulator_url, redis, account_locked_codes=["530"]) as configured,
+        connected_client(emulator_url, redis) as unconfigured,
+    ):
+        await configured.change_network_type(ACCOUNT, NetworkTypeChange(contract_line="5G"))
+        with pytest.raises(AccountLockedError) as locked:
+            await configured.account_detail(ACCOUNT)
+        with pytest.raises(FreebitError) as misread:
+            await unconfigured.account_detail(ACCOUNT)
+        control.advance_clock(minutes=31)
+        detail = await configured.account_detail(ACCOUNT)
+
+    assert (locked.value.code, locked.value.result_code, locked.value.retryable) == (
+        "LOCKED",
+        "530",
+        True,
+    )
+    assert (misread.value.result_code, misread.value.retryable) == ("530", False)
+    assert detail.contract_line == "5G"
+
+
+@pytest.mark.parametrize("login_invalidates_older_keys", [True, False])
+async def test_a_verifying_login_drops_the_shared_key_it_invalidates(
+    emulator_url: str,
+    control: FreebitEmulatorControl,
+    redis: Redis,
+    login_invalidates_older_keys: bool,
+) -> None:
+    """A verifying login (a rotation's) against a Freebit whose logins end older keys: assumed
+    (the default), it drops the workers' key, so their next call logs in first; not assumed,
+    their next call sends the dead key, is refused once and logs in. No call fails."""
+    control.set_behaviour(login_invalidates_older_keys=True)
+    assumed = login_invalidates_older_keys
+    async with (
+        connected_client(emulator_url, redis, login_invalidates_older_keys=assumed) as worker,
+        connected_client(
+            emulator_url,
+            redis,
+            token_cache=FreebitTokenCache(redis, timedelta(minutes=50)),
+            login_invalidates_older_keys=assumed,
+        ) as rotation,
+    ):
+        await worker.account_detail(ACCOUNT)
+        workers_key = await cached_auth_key(redis)
+        await rotation.verify_credentials()
+        cached_after_verifying = await redis.get(TOKEN_KEY)
+        detail = await worker.account_detail(ACCOUNT)
+
+    renewed = await cached_auth_key(redis)
+    sent = sent_auth_keys(control, "getDetail")
+    assert detail.account == ACCOUNT
+    assert control.call_counts()["auth"] == 3
+    if login_invalidates_older_keys:
+        assert cached_after_verifying is None
+        assert sent == [workers_key, renewed]
+    else:
+        assert cached_after_verifying == workers_key.encode()
+        assert sent == [workers_key, workers_key, renewed]
+
+
+class StoresANewerKeyMeanwhile(CredentialSource):
+    """The OEM key, read just as another process stores the authKey it has logged in for."""
+
+    def __init__(self, redis: Redis, newer: str) -> None:
+        super().__init__(OEM_KEY.encode)
+        self._redis = redis
+        self._newer = newer
+
+    async def current_async(self) -> Credential:
+        await self._redis.set(TOKEN_KEY, self._newer)
+        return self.current()
+
+
+async def test_a_verifying_login_leaves_a_key_stored_meanwhile(
+    emulator_url: str, redis: Redis
+) -> None:
+    """The key dropped is the one cached before the verifying login, not a newer one."""
+    await redis.set(TOKEN_KEY, "key-before-the-login")
+    settings = freebit_settings(emulator_url)
+    client = FreebitClient(
+        settings,
+        FreebitTokenCache(redis, settings.token_ttl),
+        oem_key=StoresANewerKeyMeanwhile(redis, "key-stored-meanwhile"),
+    )
+    try:
+        await client.verify_credentials()
+    finally:
+        await client.aclose()
+
+    assert await cached_auth_key(redis) == "key-stored-meanwhile"
+
+
+async def test_processes_without_a_shared_cache_survive_logins_that_end_older_keys(
+    emulator_url: str, control: FreebitEmulatorControl
+) -> None:
+    """Redis down: each process logs in by itself, ending the other's key; each call that
+    finds its key ended logs in again once, and succeeds."""
+    control.set_behaviour(login_invalidates_older_keys=True)
+    async with (
+        connected_client(emulator_url, None) as first,
+        connected_client(emulator_url, None) as second,
+    ):
+        for client in (first, second, first, second):
+            assert (await client.account_detail(ACCOUNT)).account == ACCOUNT
+
+    assert control.call_counts() == {"auth": 4, "getDetail": 6}
 
 
 # Reads

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import paramiko
 import pytest
@@ -12,10 +13,11 @@ from pydantic import SecretStr
 
 from contracts.health import HealthStatus, Integration
 from emulators.faults import Fault, FaultKind
+from emulators.freebit import NewSimAccount
 from emulators.sftp import SftpEmulator
 from integrations.config import DatabaseSettings
-from integrations.freebit.client import FreebitClient
-from integrations.freebit.token_cache import FreebitTokenCache
+from integrations.freebit.client import PROBE_PLACEHOLDER_ACCOUNT, FreebitClient
+from integrations.freebit.token_cache import TOKEN_KEY, FreebitTokenCache
 from integrations.health.probes import HealthProbes
 from integrations.health.status import LatencyThresholds
 from integrations.redis_connection import redis_client
@@ -38,8 +40,9 @@ INJECTED_LATENCY_SECONDS = 0.6
 LATENCY_TARGETS = {
     Integration.SALESFORCE: "query",
     Integration.WHMCS: "GetClients",
-    Integration.FREEBIT: "auth",
+    Integration.FREEBIT: "getDetail",
 }
+SIM = "08012345678"
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +69,14 @@ class Probes:
         *,
         sftp: SftpEmulator | None = None,
         freebit_oem_key: str | None = None,
+        freebit_tokens: FreebitTokenCache | None = None,
+        freebit_probe_account: str | None = None,
         database: DatabaseSettings | None = None,
     ) -> HealthProbes:
+        """`freebit_tokens`: e.g. one on the Redis the workers share; default: this check's."""
         vendors = self._vendors
         freebit_settings = vendors.freebit_settings.model_copy(
-            update={"timeout": CLIENT_TIMEOUT_MS}
+            update={"timeout": CLIENT_TIMEOUT_MS, "probe_account": freebit_probe_account}
             | ({"oem_key": SecretStr(freebit_oem_key)} if freebit_oem_key else {})
         )
         salesforce = SalesforceClient(
@@ -79,7 +85,9 @@ class Probes:
         whmcs = WhmcsClient(
             vendors.whmcs_settings.model_copy(update={"timeout": CLIENT_TIMEOUT_MS})
         )
-        freebit = FreebitClient(freebit_settings, FreebitTokenCache(None, timedelta(minutes=5)))
+        freebit = FreebitClient(
+            freebit_settings, freebit_tokens or FreebitTokenCache(None, timedelta(minutes=5))
+        )
         redis = redis_client(self._redis_server.url)
         self.salesforce_clients.append(salesforce)
         self.async_closers += [whmcs.aclose, freebit.aclose, redis.aclose]
@@ -190,12 +198,18 @@ async def test_a_failing_vendor_is_down_with_its_error(
 ) -> None:
     vendors.whmcs.inject(Fault(target="GetClients", kind=FaultKind.HTTP_503))
     vendors.salesforce.inject(Fault(target="query", kind=FaultKind.HTTP_503))
+    vendors.freebit.inject(Fault(target="getDetail", kind=FaultKind.HTTP_503))
     checker = probes.build()
 
     whmcs = await checker.check(Integration.WHMCS)
     salesforce = await checker.check(Integration.SALESFORCE)
+    freebit = await checker.check(Integration.FREEBIT)
 
     assert (whmcs.status, whmcs.error) == (HealthStatus.DOWN, "503 GetClients failed with HTTP 503")
+    assert (freebit.status, freebit.error) == (
+        HealthStatus.DOWN,
+        "503 getDetail failed with HTTP 503",
+    )
     assert salesforce.status is HealthStatus.DOWN
     assert salesforce.error is not None
     assert salesforce.error.startswith("503")
@@ -207,6 +221,119 @@ async def test_refused_freebit_credentials_are_down(probes: Probes) -> None:
     assert result.status is HealthStatus.DOWN
     assert result.error is not None
     assert "not-the-oem-key" not in result.error
+
+
+# The Freebit check and the workers' shared authKey (freebit:auth:token)
+
+
+@pytest.fixture
+async def shared_tokens(redis_server: RedisServer) -> AsyncIterator[SharedTokens]:
+    """A Redis the workers and the check share the authKey through, holding none yet."""
+    shared = SharedTokens(redis_server)
+    await shared.redis.delete(TOKEN_KEY)
+    yield shared
+    await shared.aclose()
+
+
+class SharedTokens:
+    def __init__(self, redis_server: RedisServer) -> None:
+        self.redis = redis_client(redis_server.url)
+        self._clients: list[FreebitClient] = []
+
+    def cache(self) -> FreebitTokenCache:
+        """One process's cache of the shared authKey."""
+        return FreebitTokenCache(self.redis, timedelta(minutes=50))
+
+    def worker(self, vendors: LocalVendors) -> FreebitClient:
+        client = FreebitClient(vendors.freebit_settings, self.cache())
+        self._clients.append(client)
+        return client
+
+    async def cached(self) -> str:
+        cached = await self.redis.get(TOKEN_KEY)
+        assert isinstance(cached, bytes)
+        return cached.decode()
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+        await self.redis.aclose()
+
+
+def sent_to_freebit(vendors: LocalVendors, operation: str, field: str) -> list[Any]:
+    """`field` of each `operation` request the Freebit emulator received, oldest first."""
+    bodies = [request.body or {} for request in vendors.freebit.requests(operation)]
+    if field == "account":
+        return [body["requestDatas"][0]["account"] for body in bodies]
+    return [body.get(field) for body in bodies]
+
+
+async def test_freebit_check_does_not_invalidate_the_workers_auth_key(
+    probes: Probes, vendors: LocalVendors, shared_tokens: SharedTokens
+) -> None:
+    vendors.freebit.set_behaviour(login_invalidates_older_keys=True)
+    vendors.freebit.add_account(NewSimAccount(account=SIM))
+    worker = shared_tokens.worker(vendors)
+    checker = probes.build(freebit_tokens=shared_tokens.cache())
+
+    await worker.account_detail(SIM)
+    workers_key = await shared_tokens.cached()
+    result = await checker.check(Integration.FREEBIT)
+    await worker.account_detail(SIM)
+
+    assert (result.status, result.error) == (HealthStatus.OK, None)
+    assert vendors.freebit.call_counts() == {"auth": 1, "getDetail": 3}
+    assert sent_to_freebit(vendors, "getDetail", "authKey") == [workers_key] * 3
+    assert sent_to_freebit(vendors, "getDetail", "account") == [
+        SIM,
+        PROBE_PLACEHOLDER_ACCOUNT,
+        SIM,
+    ]
+
+
+async def test_freebit_check_logs_in_only_without_a_usable_cached_key(
+    probes: Probes, vendors: LocalVendors, shared_tokens: SharedTokens
+) -> None:
+    vendors.freebit.set_behaviour(login_invalidates_older_keys=True)
+    vendors.freebit.add_account(NewSimAccount(account=SIM))
+    worker = shared_tokens.worker(vendors)
+    checker = probes.build(freebit_tokens=shared_tokens.cache())
+
+    first = await checker.check(Integration.FREEBIT)  # none cached: logs in, for everyone
+    stored = await shared_tokens.cached()
+    await worker.account_detail(SIM)
+    vendors.freebit.expire_auth_keys()
+    second = await checker.check(Integration.FREEBIT)  # rejected: logs in again, once
+    renewed = await shared_tokens.cached()
+    await worker.account_detail(SIM)
+
+    assert [first.status, second.status] == [HealthStatus.OK, HealthStatus.OK]
+    assert vendors.freebit.call_counts() == {"auth": 2, "getDetail": 5}
+    # check, worker, check refused and sent again, worker
+    assert sent_to_freebit(vendors, "getDetail", "authKey") == [
+        stored,
+        stored,
+        stored,
+        renewed,
+        renewed,
+    ]
+    assert renewed != stored
+
+
+async def test_freebit_check_reads_the_probe_account_when_one_is_set(
+    probes: Probes, vendors: LocalVendors
+) -> None:
+    vendors.freebit.add_account(NewSimAccount(account=SIM))
+
+    found = await probes.build(freebit_probe_account=SIM).check(Integration.FREEBIT)
+    missing = await probes.build(freebit_probe_account="09000000000").check(Integration.FREEBIT)
+
+    assert (found.status, found.error) == (HealthStatus.OK, None)
+    assert (missing.status, missing.error) == (
+        HealthStatus.DOWN,
+        "404 Account 09000000000 not found",
+    )
+    assert sent_to_freebit(vendors, "getDetail", "account") == [SIM, "09000000000"]
 
 
 async def test_stopped_redis_is_down_until_it_is_back(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from contracts.sim import (
     Cancellation,
@@ -16,7 +16,7 @@ from contracts.sim import (
     QuotaTopUp,
     VoiceOptionsChange,
 )
-from integrations.config import FreebitSettings, load
+from integrations.config import ConfigurationError, FreebitSettings, load
 from integrations.errors import AuthenticationError
 from integrations.freebit import wire
 from integrations.freebit.errors import AccountLockedError, AuthKeyRejectedError, FreebitError
@@ -30,6 +30,14 @@ from integrations.freebit.paths import FreebitOperation, operation_url
 
 ACCOUNT = "08012345678"
 FULL_WIDTH_ACCOUNT = "".join(chr(0xFF10 + int(digit)) for digit in ACCOUNT)
+REQUIRED_SETTINGS = {
+    "FREEBIT_BASE_URL": "https://freebit.example/emptool/api/",
+    "FREEBIT_OEM_ID": "PASI",
+    "FREEBIT_OEM_KEY": "key",
+}
+DEFAULT_CODES = wire.ResultCodes.of(
+    FreebitSettings(base_url="https://freebit.example/", oem_id="PASI", oem_key=SecretStr("key"))
+)
 
 
 def refusal(result_code: str, status_code: str = "400", message: str = "refused") -> Any:
@@ -89,9 +97,11 @@ def test_account_detail_asks_for_version_2_of_one_mvno_account() -> None:
 
 
 def test_success_needs_result_code_100() -> None:
-    wire.raise_for_result(FreebitOperation.ACCOUNT_DETAIL, {"resultCode": "100"})
+    wire.raise_for_result(FreebitOperation.ACCOUNT_DETAIL, {"resultCode": "100"}, DEFAULT_CODES)
     with pytest.raises(FreebitError):
-        wire.raise_for_result(FreebitOperation.ACCOUNT_DETAIL, {"authKey": "no result code"})
+        wire.raise_for_result(
+            FreebitOperation.ACCOUNT_DETAIL, {"authKey": "no result code"}, DEFAULT_CODES
+        )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +118,7 @@ def test_refusals_map_to_errors(
     operation: FreebitOperation, answer: Any, error_class: type[Exception], code: str
 ) -> None:
     with pytest.raises(error_class) as raised:
-        wire.raise_for_result(operation, answer)
+        wire.raise_for_result(operation, answer, DEFAULT_CODES)
 
     assert type(raised.value) is error_class
     assert getattr(raised.value, "code", None) == code
@@ -116,9 +126,13 @@ def test_refusals_map_to_errors(
 
 def test_locked_is_retryable_and_other_refusals_are_not() -> None:
     with pytest.raises(AccountLockedError) as locked:
-        wire.raise_for_result(FreebitOperation.ADD_QUOTA, refusal("240", "409", "locked"))
+        wire.raise_for_result(
+            FreebitOperation.ADD_QUOTA, refusal("240", "409", "locked"), DEFAULT_CODES
+        )
     with pytest.raises(FreebitError) as refused:
-        wire.raise_for_result(FreebitOperation.ADD_QUOTA, refusal("220", "400", "bad quota"))
+        wire.raise_for_result(
+            FreebitOperation.ADD_QUOTA, refusal("220", "400", "bad quota"), DEFAULT_CODES
+        )
 
     assert (locked.value.retryable, locked.value.message) == (True, "locked")
     assert (refused.value.retryable, refused.value.result_code) == (False, "220")
@@ -184,9 +198,8 @@ def test_operations_that_cannot_be_sent_cannot_be_made(make: Any) -> None:
 
 
 def test_paths_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FREEBIT_BASE_URL", "https://freebit.example/emptool/api/")
-    monkeypatch.setenv("FREEBIT_OEM_ID", "PASI")
-    monkeypatch.setenv("FREEBIT_OEM_KEY", "key")
+    for name, value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("FREEBIT_PATH_PLAN_CHANGE", "/mvno/plan/change/")
 
     settings = load(FreebitSettings)
@@ -196,4 +209,85 @@ def test_paths_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     assert operation_url(settings, FreebitOperation.AUTH) == (
         "https://freebit.example/emptool/api/authOem/"
+    )
+
+
+# The assumptions about Freebit's behaviour: settings with documented defaults
+
+
+def test_the_assumptions_default_to_the_safe_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+
+    settings = load(FreebitSettings)
+
+    assert settings.auth_key_rejected_codes == ["211"]
+    assert settings.account_locked_codes == ["240"]
+    assert settings.token_ttl == timedelta(minutes=50)
+    assert settings.login_invalidates_older_keys is True
+    assert settings.probe_account is None
+
+
+def test_the_assumptions_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FREEBIT_AUTH_KEY_REJECTED_CODES", "211, 212")
+    monkeypatch.setenv("FREEBIT_ACCOUNT_LOCKED_CODES", "240,241")
+    monkeypatch.setenv("FREEBIT_TOKEN_TTL", "20m")
+    monkeypatch.setenv("FREEBIT_LOGIN_INVALIDATES_OLDER_KEYS", "false")
+    monkeypatch.setenv("FREEBIT_PROBE_ACCOUNT", ACCOUNT)
+
+    settings = load(FreebitSettings)
+
+    assert settings.auth_key_rejected_codes == ["211", "212"]
+    assert settings.account_locked_codes == ["240", "241"]
+    assert settings.token_ttl == timedelta(minutes=20)
+    assert settings.login_invalidates_older_keys is False
+    assert settings.probe_account == ACCOUNT
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("FREEBIT_AUTH_KEY_REJECTED_CODES", "100", "FREEBIT_AUTH_KEY_REJECTED_CODES: 100 is"),
+        ("FREEBIT_ACCOUNT_LOCKED_CODES", " , ", "FREEBIT_ACCOUNT_LOCKED_CODES: List should"),
+        ("FREEBIT_ACCOUNT_LOCKED_CODES", "240,211", "resultCode(s) 211 in both"),
+        ("FREEBIT_TOKEN_TTL", "0s", "FREEBIT_TOKEN_TTL: Input should be greater"),
+        ("FREEBIT_PROBE_ACCOUNT", "080-1234-5678", "FREEBIT_PROBE_ACCOUNT: String should"),
+    ],
+)
+def test_a_malformed_assumption_names_its_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, error: str
+) -> None:
+    for required, required_value in REQUIRED_SETTINGS.items():
+        monkeypatch.setenv(required, required_value)
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigurationError) as raised:
+        load(FreebitSettings)
+
+    assert error in str(raised.value)
+
+
+def test_configured_result_codes_replace_the_defaults() -> None:
+    codes = wire.ResultCodes(
+        auth_key_rejected=frozenset({"301", "302"}), account_locked=frozenset({"530"})
+    )
+
+    with pytest.raises(AuthKeyRejectedError) as expired:
+        wire.raise_for_result(FreebitOperation.ACCOUNT_DETAIL, refusal("302", "401"), codes)
+    with pytest.raises(AccountLockedError) as locked:
+        wire.raise_for_result(FreebitOperation.PLAN_CHANGE, refusal("530", "409"), codes)
+    with pytest.raises(FreebitError) as no_longer_special:
+        wire.raise_for_result(FreebitOperation.PLAN_CHANGE, refusal("211", "401"), codes)
+
+    assert (expired.value.code, expired.value.result_code) == ("AUTH", "302")
+    assert (locked.value.code, locked.value.result_code, locked.value.retryable) == (
+        "LOCKED",
+        "530",
+        True,
+    )
+    assert (no_longer_special.value.result_code, no_longer_special.value.retryable) == (
+        "211",
+        False,
     )
