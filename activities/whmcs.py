@@ -11,8 +11,9 @@ second order; an operator settles it with `portalctl order resolve`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from cachetools import TTLCache
 from temporalio import activity
 
 from contracts.provisioning import (
@@ -21,14 +22,18 @@ from contracts.provisioning import (
     AcceptOrderRequest,
     AddOrderResult,
     CreateOrderRequest,
+    OrderLine,
 )
 from integrations.config import OrderMarker, WhmcsSettings
 from integrations.errors import BusinessError, IntegrationError, TransientError
 from integrations.operation_journal import CallState
 from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
-from integrations.whmcs.models import AddOrderRequest
+from integrations.whmcs.models import AddOrderRequest, WhmcsProduct
 from integrations.whmcs.order_journal import JournalEntry, WhmcsOrderJournal
 
+PRODUCT_CACHE_TTL = timedelta(minutes=5)
+"""How long a worker trusts what GetProducts said of a product (a catalogue changes rarely)."""
+PRODUCT_CACHE_SIZE = 1024
 AMBIGUOUS_ERROR_CODES = frozenset({"ETIMEOUT", "ECONNECTION", "EBADRESPONSE", "500", "502", "504"})
 """An AddOrder that failed with one of these may have created the order on the WHMCS host
 (a 429 or 503 answered by the proxy in front of it, and WHMCS's own refusals, did not)."""
@@ -39,6 +44,14 @@ class PaymentMethodMissingError(BusinessError):
 
     def __init__(self) -> None:
         super().__init__("409", "Payment method missing")
+
+
+class ProductNotOrderableError(BusinessError):
+    """Its class name is the failure type ProvisionOrder reports at `mapping`
+    (PRODUCT_NOT_ORDERABLE)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("MAPPING", "WHMCS cannot sell the mapped products: " + "; ".join(problems))
 
 
 class OutcomeUnknownError(BusinessError):
@@ -62,11 +75,15 @@ class WhmcsActivities:
         self._client = client
         self._journal = journal
         self._settings = settings
+        self._product_cache: TTLCache[int, WhmcsProduct] = TTLCache(
+            maxsize=PRODUCT_CACHE_SIZE, ttl=PRODUCT_CACHE_TTL.total_seconds()
+        )
 
     @activity.defn(name=CREATE_PAYABLE_ORDER.name)
     async def create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
         """The payment-method gate, then AddOrder unless an earlier attempt created the order
         (then that order is returned). The gate is a read, so retrying both is safe."""
+        await self._check_products(request.lines)
         if not await self._client.get_pay_methods(request.client_id):
             raise PaymentMethodMissingError()
         earlier = await self._journal.entry(request.sf_order_id)
@@ -86,6 +103,26 @@ class WhmcsActivities:
             if not any(order.status == "Active" for order in page.orders):
                 raise
             activity.logger.info("WHMCS order already accepted")
+
+    async def _check_products(self, lines: list[OrderLine]) -> None:
+        """WHMCS leaves out a line of an unknown product and bills another cycle than one the
+        product is not sold in, silently: check the mapping against its catalogue first. A
+        refusal is never based on the cache alone (an operator may just have fixed it)."""
+        product_ids = {line.product_id for line in lines}
+        problems = _catalogue_problems(lines, await self._products(product_ids))
+        if problems:
+            self._product_cache.clear()
+            problems = _catalogue_problems(lines, await self._products(product_ids))
+        if problems:
+            raise ProductNotOrderableError(problems)
+
+    async def _products(self, product_ids: set[int]) -> dict[int, WhmcsProduct]:
+        """Products by id, from GetProducts at most once per PRODUCT_CACHE_TTL each."""
+        missing = product_ids - set(self._product_cache)
+        if missing:
+            for product in await self._client.get_products(missing):
+                self._product_cache[product.id] = product
+        return {pid: self._product_cache[pid] for pid in product_ids if pid in self._product_cache}
 
     async def _order_of_earlier_attempt(
         self, request: CreateOrderRequest, earlier: JournalEntry
@@ -136,3 +173,18 @@ class WhmcsActivities:
             raise
         await self._journal.done(request.sf_order_id, created.order_id)
         return created
+
+
+def _catalogue_problems(lines: list[OrderLine], products: dict[int, WhmcsProduct]) -> list[str]:
+    problems = []
+    for line in lines:
+        product = products.get(line.product_id)
+        cycle = line.billing_cycle.lower()
+        if product is None:
+            problems.append(f"product {line.product_id} does not exist")
+        elif cycle not in product.billing_cycles:
+            sold = ", ".join(sorted(product.billing_cycles)) or "none"
+            problems.append(
+                f"product {product.id} ({product.name}) is not sold {cycle} (only: {sold})"
+            )
+    return problems

@@ -214,6 +214,9 @@ class AcceptOrderRequest(BaseModel):
 
 PAYMENT_METHOD_MISSING = "PaymentMethodMissingError"
 """The failure type `create_payable_order` raises when the client has no payment method."""
+PRODUCT_NOT_ORDERABLE = "ProductNotOrderableError"
+"""The failure type `create_payable_order` raises, before AddOrder, when WHMCS has no such
+product or does not sell it in the mapped billing cycle: a mapping error."""
 
 PROVISIONING_POLICY = ActivityType("provisioning_policy", type(None), ProvisionPolicy)
 """Local: the worker's PROVISION_* settings, recorded in history when the order starts."""

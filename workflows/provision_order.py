@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         MARK_ORDER_ACTIVATING,
         MARK_ORDER_FAILED,
         PAYMENT_METHOD_MISSING,
+        PRODUCT_NOT_ORDERABLE,
         PROVISIONING_POLICY,
         AcceptOrderRequest,
         ActivationFailure,
@@ -73,6 +74,13 @@ _STEP_DESCRIPTIONS = {
     ProvisionStep.WHMCS_ACCEPT: "accepting the WHMCS order",
     ProvisionStep.SF_SUCCESS_UPDATE: "writing Activated and the WHMCS ids to Salesforce",
 }
+
+
+_STEP_OF_FAILURE = {
+    PRODUCT_NOT_ORDERABLE: ProvisionStep.MAPPING,
+    PAYMENT_METHOD_MISSING: ProvisionStep.PAYMENT_METHOD,
+}
+"""Refusals of `create_payable_order` that belong to an earlier step than whmcs_create."""
 
 
 class _NotActivatingError(Exception):
@@ -262,14 +270,16 @@ class ProvisionOrder:
         )
 
     async def _create_payable_whmcs_order(self) -> None:
-        """The payment-method gate and AddOrder in one activity; a missing payment method is
-        still reported as the gate's failure."""
+        """The product check, the payment-method gate and AddOrder in one activity; their
+        refusals are reported at the mapping and payment_method steps."""
         try:
             await self._create_whmcs_order()
         except ActivityError as error:
             cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == PAYMENT_METHOD_MISSING:
-                raise _StepFailedError(_failure_of(ProvisionStep.PAYMENT_METHOD, error)) from error
+            refusal = cause.type if isinstance(cause, ApplicationError) else None
+            step = _STEP_OF_FAILURE.get(refusal or "")
+            if step is not None:
+                raise _StepFailedError(_failure_of(step, error)) from error
             raise
         self._complete(ProvisionStep.PAYMENT_METHOD)
 

@@ -13,8 +13,20 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from emulators.whmcs.php_form import PhpForm
-from emulators.whmcs.records import ClientRecord, OrderRecord, PayMethodRecord, ServiceRecord
-from emulators.whmcs.state import OrderDraft, OrderLineDraft, WhmcsApiError, WhmcsState
+from emulators.whmcs.records import (
+    ClientRecord,
+    OrderRecord,
+    PayMethodRecord,
+    ProductRecord,
+    ServiceRecord,
+)
+from emulators.whmcs.state import (
+    RECURRING_CYCLES,
+    OrderDraft,
+    OrderLineDraft,
+    WhmcsApiError,
+    WhmcsState,
+)
 
 Json = dict[str, Any]
 ActionHandler = Callable[[WhmcsState, PhpForm], Json]
@@ -48,6 +60,44 @@ def _get_pay_methods(state: WhmcsState, form: PhpForm) -> Json:
     return {
         "clientid": str(client_id),
         "paymethods": [_pay_method_json(client_id, method) for method in pay_methods],
+    }
+
+
+CURRENCY = "JPY"
+
+
+def _get_products(state: WhmcsState, form: PhpForm) -> Json:
+    """`pid`: one id or a comma-separated list ("GetProducts",
+    https://developers.whmcs.com/api-reference/getproducts/)."""
+    requested = form.get("pid")
+    ids = {_php_int(part) for part in requested.split(",")} if requested else None
+    products = [_product_json(product) for product in state.products(ids)]
+    return {
+        "totalresults": len(products),
+        "startnumber": 0,
+        "numreturned": len(products),
+        "products": {"product": products},
+    }
+
+
+def _product_json(product: ProductRecord) -> Json:
+    """A price of -1.00 marks a cycle the product is not sold in."""
+    price = f"{product.price:.2f}"
+    cycles = {
+        cycle: price if product.pay_type == "onetime" and cycle == "monthly" else "-1.00"
+        for cycle in RECURRING_CYCLES
+    }
+    if product.pay_type == "recurring":
+        cycles |= {cycle: price for cycle in product.billing_cycles}
+    return {
+        "pid": product.id,
+        "gid": 1,
+        "type": product.type.lower(),
+        "name": product.name,
+        "description": "",
+        "module": "",
+        "paytype": product.pay_type,
+        "pricing": {CURRENCY: {"prefix": "¥", "suffix": "", **cycles}},
     }
 
 
@@ -87,6 +137,7 @@ def _accept_order(state: WhmcsState, form: PhpForm) -> Json:
 _ACTIONS: dict[str, ActionHandler] = {
     "GetClients": _get_clients,
     "GetPayMethods": _get_pay_methods,
+    "GetProducts": _get_products,
     "GetOrders": _get_orders,
     "AddOrder": _add_order,
     "AcceptOrder": _accept_order,

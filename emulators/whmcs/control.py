@@ -22,6 +22,7 @@ from emulators.whmcs.records import (
 )
 
 _ORDERS = TypeAdapter(list[OrderRecord])
+_PRODUCTS = TypeAdapter(list[ProductRecord])
 
 
 class WhmcsEmulatorControl(EmulatorControl):
@@ -47,12 +48,22 @@ class WhmcsEmulatorControl(EmulatorControl):
         self._http.delete(path).raise_for_status()
 
     def add_product(
-        self, name: str, *, product_id: int | None = None, price: Decimal = Decimal("0.00")
+        self,
+        name: str,
+        *,
+        product_id: int | None = None,
+        price: Decimal = Decimal("0.00"),
+        billing_cycles: Sequence[str] = ("monthly",),
     ) -> ProductRecord:
-        payload = NewProduct(id=product_id, name=name, price=price).model_dump(
-            mode="json", exclude_none=True
+        """A recurring product sold in `billing_cycles`."""
+        product = NewProduct(
+            id=product_id, name=name, price=price, billing_cycles=list(billing_cycles)
         )
+        payload = product.model_dump(mode="json", exclude_none=True)
         return ProductRecord.model_validate(self.post("/products", payload))
+
+    def products(self) -> list[ProductRecord]:
+        return _PRODUCTS.validate_python(self.get("/products"))
 
     def orders(self, client_id: int | None = None) -> list[OrderRecord]:
         """Orders as stored, newest first."""

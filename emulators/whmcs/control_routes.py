@@ -45,6 +45,9 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         product = state.add_product(NewProduct.model_validate(await request.json()))
         return JSONResponse(product.model_dump(mode="json"), status_code=201)
 
+    async def list_products(request: Request) -> Response:
+        return JSONResponse([product.model_dump(mode="json") for product in state.products()])
+
     async def list_orders(request: Request) -> Response:
         client_id = request.query_params.get("client_id")
         orders = state.orders(client_id=int(client_id) if client_id else None)
@@ -69,6 +72,7 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         (f"{client_path}/paymethods", remove_pay_methods, "DELETE"),
         (f"{client_path}/paymethods/{{pay_method_id:int}}", remove_pay_method, "DELETE"),
         ("/products", add_product, "POST"),
+        ("/products", list_products, "GET"),
         ("/orders", list_orders, "GET"),
         ("/credentials", set_credentials, "PUT"),
         ("/allowed-ips", set_allowed_ips, "PUT"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -66,6 +67,11 @@ class ProductFields(BaseModel):
     name: str
     type: str = Field(default="Other", description="WHMCS product type label, e.g. 'Other'")
     price: Decimal = Decimal("0.00")
+    pay_type: Literal["free", "onetime", "recurring"] = "recurring"
+    billing_cycles: list[str] = Field(
+        default_factory=lambda: ["monthly"],
+        description="the recurring cycles priced (in WHMCS's order, shortest first)",
+    )
 
 
 class NewProduct(ProductFields):

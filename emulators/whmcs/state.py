@@ -6,6 +6,7 @@ directly (another thread) never see half an order. Reads return copies.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,18 +25,8 @@ from emulators.whmcs.records import (
     ServiceRecord,
 )
 
-BILLING_CYCLES = frozenset(
-    {
-        "free",
-        "onetime",
-        "monthly",
-        "quarterly",
-        "semiannually",
-        "annually",
-        "biennially",
-        "triennially",
-    }
-)
+RECURRING_CYCLES = ("monthly", "quarterly", "semiannually", "annually", "biennially", "triennially")
+"""WHMCS's recurring billing cycles, shortest first."""
 PAYMENT_METHODS = frozenset({"mailin", "banktransfer", "stripe", "paypal"})
 
 
@@ -169,12 +160,28 @@ class WhmcsState:
                 and status in (None, order.status)
             ]
 
+    def products(self, product_ids: set[int] | None = None) -> list[ProductRecord]:
+        """Products by id; `product_ids` None: all of them."""
+        with self._lock:
+            return [
+                product.model_copy(deep=True)
+                for _, product in sorted(self._tables.products.items())
+                if product_ids is None or product.id in product_ids
+            ]
+
     def add_order(self, draft: OrderDraft) -> OrderRecord:
+        """WHMCS leaves out a line whose product does not exist and bills a line in a cycle
+        the product has (the shortest priced one) when the one asked for is not: it refuses
+        only an order left without lines. Neither is documented for the API ("AddOrder",
+        https://developers.whmcs.com/api-reference/addorder/, lists no such errors); the cycle
+        fallback is what "Products Management" (https://docs.whmcs.com/Products_Management)
+        says of orders placed by an admin."""
         with self._lock:
             tables = self._tables
             tables.client(draft.client_id, not_found="Client ID Not Found")
-            _check_order_draft(tables, draft)
-            services = [_new_service(tables, line) for line in draft.lines]
+            lines = [line for line in draft.lines if line.product_id in tables.products]
+            _check_order_draft(lines, draft.payment_method)
+            services = [_new_service(tables, line) for line in lines]
             order_id = tables.allocate_id("order")
             order = OrderRecord(
                 id=order_id,
@@ -206,16 +213,21 @@ def _searchable_text(client: ClientRecord) -> str:
     return " ".join(parts).lower()
 
 
-def _check_order_draft(tables: _Tables, draft: OrderDraft) -> None:
-    if not draft.lines:
+def _check_order_draft(lines: list[OrderLineDraft], payment_method: str) -> None:
+    if not lines:
         raise WhmcsApiError("No items added to cart so order cannot proceed")
-    for line in draft.lines:
-        if line.product_id not in tables.products:
-            raise WhmcsApiError("Product ID Invalid")
-        if line.billing_cycle not in BILLING_CYCLES:
-            raise WhmcsApiError("Invalid Billing Cycle")
-    if draft.payment_method not in PAYMENT_METHODS:
+    if payment_method not in PAYMENT_METHODS:
         raise WhmcsApiError("Invalid Payment Method")
+
+
+def billing_cycle_of(product: ProductRecord, asked: str) -> str:
+    """The cycle WHMCS bills: the one asked for (any case and punctuation, "Semi-Annually"),
+    if the product has it; else the product's shortest priced cycle."""
+    if product.pay_type != "recurring":
+        return product.pay_type
+    cycle = re.sub("[^a-z]", "", asked.lower())
+    priced = [known for known in RECURRING_CYCLES if known in product.billing_cycles]
+    return cycle if cycle in priced else priced[0]
 
 
 def _new_service(tables: _Tables, line: OrderLineDraft) -> ServiceRecord:
@@ -225,7 +237,7 @@ def _new_service(tables: _Tables, line: OrderLineDraft) -> ServiceRecord:
         product_id=product.id,
         product_name=product.name,
         product_type=product.type,
-        billing_cycle=line.billing_cycle,
+        billing_cycle=billing_cycle_of(product, line.billing_cycle),
         quantity=line.quantity,
         amount=product.price * line.quantity,
         status="Pending",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -44,6 +45,7 @@ from integrations.whmcs.models import (
     PayMethod,
     WhmcsClientSummary,
     WhmcsOrder,
+    WhmcsProduct,
 )
 
 log = structlog.get_logger(__name__)
@@ -110,6 +112,15 @@ class WhmcsClient:
     async def get_pay_methods(self, client_id: int) -> list[PayMethod]:
         body = await self._call("GetPayMethods", {"clientid": str(client_id)})
         return [PayMethod.model_validate(method) for method in body.get("paymethods") or []]
+
+    async def get_products(self, product_ids: Iterable[int]) -> list[WhmcsProduct]:
+        """The products among `product_ids` that exist ("GetProducts",
+        https://developers.whmcs.com/api-reference/getproducts/)."""
+        pids = ",".join(str(product_id) for product_id in sorted(set(product_ids)))
+        body = await self._call("GetProducts", {"pid": pids})
+        return [
+            _product_from_json(product) for product in _nested_list(body, "products", "product")
+        ]
 
     async def get_orders(
         self,
@@ -267,6 +278,34 @@ def _add_order_params(request: AddOrderRequest) -> dict[str, str]:
     if request.no_email:
         params["noemail"] = "true"
     return params
+
+
+RECURRING_CYCLES = ("monthly", "quarterly", "semiannually", "annually", "biennially", "triennially")
+UNAVAILABLE_PRICE = -1.0
+"""A product's price in a cycle it is not sold in (WHMCS stores -1.00)."""
+
+
+def _product_from_json(product: Json) -> WhmcsProduct:
+    """Free and one-time products have one cycle, named after their pay type; a recurring
+    one is sold in the cycles that have a price in some currency."""
+    pay_type = str(product.get("paytype") or "recurring").lower()
+    if pay_type in ("free", "onetime"):
+        cycles = frozenset({pay_type})
+    else:
+        prices = [p for p in (product.get("pricing") or {}).values() if isinstance(p, dict)]
+        cycles = frozenset(
+            cycle
+            for cycle in RECURRING_CYCLES
+            if any(_price(currency.get(cycle)) > UNAVAILABLE_PRICE for currency in prices)
+        )
+    return WhmcsProduct(id=product["pid"], name=product.get("name") or "", billing_cycles=cycles)
+
+
+def _price(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return UNAVAILABLE_PRICE
 
 
 def _order_from_json(order: Json) -> WhmcsOrder:

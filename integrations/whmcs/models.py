@@ -52,3 +52,11 @@ class WhmcsOrder(_WhmcsModel):
 class OrdersPage(_WhmcsModel):
     total_results: int
     orders: list[WhmcsOrder]
+
+
+class WhmcsProduct(_WhmcsModel):
+    """A product as GetProducts describes it, with the billing cycles it is sold in."""
+
+    id: int
+    name: str
+    billing_cycles: frozenset[str]

@@ -66,7 +66,12 @@ def seed(control: WhmcsEmulatorControl) -> Seed:
     control.reset()
     client = control.create_client(NewClient(paymethods=[PayMethodFields()]))
     sim = control.add_product("SIM data 20GB", product_id=SIM_PRODUCT_ID, price=Decimal("2980"))
-    voice = control.add_product("Voice option", product_id=VOICE_PRODUCT_ID, price=Decimal("500"))
+    voice = control.add_product(
+        "Voice option",
+        product_id=VOICE_PRODUCT_ID,
+        price=Decimal("500"),
+        billing_cycles=("monthly", "semiannually", "annually"),
+    )
     return Seed(client_id=client.id, sim_product_id=sim.id, voice_product_id=voice.id)
 
 
@@ -589,10 +594,9 @@ async def test_order_committed_before_a_timeout_is_found_by_its_note(
     ("change", "message"),
     [
         ({"client_id": 999_999}, "Client ID Not Found"),
-        ({"lines": [OrderLine(product_id=999_999, billing_cycle="monthly")]}, "Product ID Invalid"),
         (
-            {"lines": [OrderLine(product_id=SIM_PRODUCT_ID, billing_cycle="weekly")]},
-            "Invalid Billing Cycle",
+            {"lines": [OrderLine(product_id=999_999, billing_cycle="monthly")]},
+            "No items added to cart so order cannot proceed",
         ),
         ({"payment_method": "cash"}, "Invalid Payment Method"),
     ],
@@ -612,6 +616,41 @@ async def test_refused_order_is_a_business_error(
     assert (raised.value.code, raised.value.message) == ("WHMCS", message)
     assert not raised.value.retryable
     assert control.orders() == []
+
+
+async def test_add_order_leaves_out_unknown_products_and_bills_a_cycle_the_product_has(
+    whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
+) -> None:
+    """What WHMCS does instead of refusing: why the product check runs before AddOrder."""
+    request = order_request(seed).model_copy(
+        update={
+            "lines": [
+                OrderLine(product_id=999_999, billing_cycle="monthly"),
+                OrderLine(product_id=seed.sim_product_id, billing_cycle="Annually"),
+                OrderLine(product_id=seed.voice_product_id, billing_cycle="Semi-Annually"),
+            ]
+        }
+    )
+
+    created = await whmcs.add_order(request)
+
+    [stored] = control.orders(seed.client_id)
+    assert len(created.service_ids) == 2
+    assert [(s.product_id, s.billing_cycle) for s in stored.services] == [
+        (seed.sim_product_id, "monthly"),
+        (seed.voice_product_id, "semiannually"),
+    ]
+
+
+async def test_get_products_names_the_cycles_each_product_is_sold_in(
+    whmcs: WhmcsClient, seed: Seed
+) -> None:
+    products = await whmcs.get_products([seed.voice_product_id, seed.sim_product_id, 999_999])
+
+    assert {(p.id, p.billing_cycles) for p in products} == {
+        (seed.sim_product_id, frozenset({"monthly"})),
+        (seed.voice_product_id, frozenset({"monthly", "semiannually", "annually"})),
+    }
 
 
 async def test_every_api_call_is_counted_per_action(

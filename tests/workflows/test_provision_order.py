@@ -232,6 +232,36 @@ async def test_missing_mappings_are_all_named_in_one_report(
     assert order_record(vendors, order.order_id)["Activation_Error_Code__c"] == "MAPPING"
 
 
+async def test_a_billing_cycle_whmcs_does_not_sell_fails_at_mapping_before_add_order(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+) -> None:
+    """WHMCS would bill another cycle without a word; the order stops at mapping instead,
+    and a retry after the cycle is added in WHMCS carries on at once."""
+    spec = SampleOrderSpec(products=(SampleProduct("Router", billing_cycle="Annually"),))
+    order = await sample_order(vendors, integrations, spec)
+
+    handle = await provision(order.order_id)
+    status = await wait_for_failure(env, handle)
+    [product] = vendors.whmcs.products()
+    vendors.whmcs.add_product(
+        product.name, product_id=product.id, billing_cycles=("monthly", "annually")
+    )
+    await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="cycle added"))
+    result = await handle.result()
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.MAPPING, "MAPPING")
+    assert f"product {product.id} (Router) is not sold annually (only: monthly)" in (
+        status.last_error.message
+    )
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    assert [service.billing_cycle for service in whmcs_order.services] == ["annually"]
+
+
 async def test_transient_503_recovers_within_the_retry_policy(
     env: WorkflowEnvironment,
     provision: Provision,
