@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -151,10 +152,48 @@ class DatabaseSettings(_Settings):
     pool_max_size: int = Field(default=10, ge=1, validation_alias="DATABASE_POOL_MAX_SIZE")
 
 
+PRODUCTION_JWT_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_JWT_AUDIENCE = "https://test.salesforce.com"
+
+
+def default_jwt_audience(login_url: str) -> str:
+    """The JWT bearer assertion's `aud` for a login URL, when SF_AUDIENCE is not set.
+
+    Salesforce accepts only https://login.salesforce.com, https://test.salesforce.com or an
+    Experience Cloud site URL as the audience, whatever host the token is requested from
+    ("OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration", Salesforce Help,
+    https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm). Sandboxes
+    use test.salesforce.com: the generic sandbox login host, and a sandbox's My Domain login
+    host in either of its two formats, MyDomainName--SandboxName.sandbox.my.salesforce.com
+    (enhanced domains) or MyDomainName--SandboxName.my.salesforce.com ("Call Salesforce URLs
+    Within a Package", which points to "My Domain URL Formats" in Salesforce Help,
+    https://developer.salesforce.com/docs/platform/pkg2-dev/guide/packaging-instanceless-url.html).
+    Everything else (login.salesforce.com, a production My Domain) is production.
+    """
+    host = (urlsplit(login_url).hostname or "").lower()
+    my_domain_name = host.removesuffix(".my.salesforce.com").split(".")[0]
+    sandbox = (
+        host == "test.salesforce.com"
+        or host.endswith(".sandbox.my.salesforce.com")
+        or (host.endswith(".my.salesforce.com") and "--" in my_domain_name)
+    )
+    return SANDBOX_JWT_AUDIENCE if sandbox else PRODUCTION_JWT_AUDIENCE
+
+
 class SalesforceSettings(_Settings):
     model_config = SettingsConfigDict(env_prefix="SF_")
 
-    login_url: str = "https://login.salesforce.com"
+    login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="where the token is requested: login.salesforce.com, test.salesforce.com or "
+        "the org's My Domain login URL",
+    )
+    audience: str | None = Field(
+        default=None,
+        description="the JWT assertion's aud: https://login.salesforce.com, "
+        "https://test.salesforce.com or an Experience Cloud site URL; unset: derived from "
+        "SF_LOGIN_URL (default_jwt_audience)",
+    )
     client_id: str
     username: str
     private_key_path: Path | None = None
@@ -163,11 +202,31 @@ class SalesforceSettings(_Settings):
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
     ca_bundle: Path | None = Field(default=None, description="extra CA file to trust")
 
+    @field_validator("audience")
+    @classmethod
+    def _audience_is_a_site(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # SF_AUDIENCE= (empty) is unset
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.query:
+            raise ValueError(
+                "must be https://login.salesforce.com, https://test.salesforce.com or an "
+                "Experience Cloud site URL"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_private_key_source(self) -> SalesforceSettings:
         if self.private_key_path is None and self.private_key_base64 is None:
             raise ValueError("set SF_PRIVATE_KEY_PATH or SF_PRIVATE_KEY_BASE64")
         return self
+
+    @property
+    def jwt_audience(self) -> str:
+        """SF_AUDIENCE without a trailing slash, or the default for SF_LOGIN_URL."""
+        if self.audience is not None:
+            return self.audience.rstrip("/")
+        return default_jwt_audience(self.login_url)
 
     def private_key_pem(self) -> bytes:
         if self.private_key_base64 is not None:

@@ -14,7 +14,7 @@ from emulators.salesforce.clock import OrgClock
 from emulators.salesforce.cometd import DEFAULT_CONNECT_HOLD_SECONDS, CometdEndpoint
 from emulators.salesforce.control_api import ControlApi
 from emulators.salesforce.event_bus import EventBus
-from emulators.salesforce.fault_responses import serve_with_faults
+from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer, token_response
 from emulators.salesforce.query import DEFAULT_BATCH_SIZE, QueryEngine
 from emulators.salesforce.records import RecordStore
@@ -37,6 +37,7 @@ class SalesforceEmulator:
         self.records = RecordStore()
         self.queries = QueryEngine(self.records, query_batch_size)
         self.usage = ApiUsage(api_limit)
+        self.record_errors = RecordErrors()
         self.clock = OrgClock()
         self.events = EventBus(self.clock)
         self.cometd = CometdEndpoint(
@@ -51,9 +52,11 @@ class SalesforceEmulator:
 
         Connected apps, sessions and CometD clients survive, so a long-lived client stays
         logged in and subscribed and call counts stay predictable; `expire_sessions` is the
-        way to force a new login, `drop_cometd_clients` a new handshake.
+        way to force a new login, `drop_cometd_clients` a new handshake. Injected record
+        errors go, like the faults.
         """
         self.records.clear()
+        self.record_errors.clear()
         self.queries.clear()
         self.queries.batch_size = self._initial_batch_size
         self.usage.used = 0
@@ -63,7 +66,9 @@ class SalesforceEmulator:
         self.cometd.hold_seconds = self._initial_connect_hold
 
     def asgi_app(self) -> Starlette:
-        rest = RestApi(self.core, self.issuer, self.records, self.queries, self.usage)
+        rest = RestApi(
+            self.core, self.issuer, self.records, self.queries, self.usage, self.record_errors
+        )
         control = ControlApi(
             self.issuer,
             self.records,
@@ -72,6 +77,7 @@ class SalesforceEmulator:
             events=self.events,
             cometd=self.cometd,
             clock=self.clock,
+            record_errors=self.record_errors,
         )
         return Starlette(
             routes=[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from emulators.control_client import EmulatorControl
 from emulators.salesforce.control_models import (
@@ -14,6 +14,8 @@ from emulators.salesforce.control_models import (
     EventPublication,
     OrderApproval,
     OrgSettings,
+    RecordErrorCode,
+    RecordErrorInjection,
 )
 from emulators.salesforce.event_bus import ORDER_PROVISION_CHANNEL
 from emulators.salesforce.oauth import certificate_fingerprint
@@ -96,6 +98,32 @@ class SalesforceEmulatorControl(EmulatorControl):
         """Move the org's clock forward, e.g. `hours=73` to age events out of retention."""
         delta = timedelta(hours=hours, minutes=minutes, seconds=seconds)
         self.post("/clock/advance", ClockAdvance(seconds=delta.total_seconds()).model_dump())
+
+    def inject_record_error(
+        self,
+        error_code: RecordErrorCode | str,
+        *,
+        operation: Literal["update", "composite", "*"] = "*",
+        record_id: str | None = None,
+        field: str | None = None,
+        message: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Refuse the next `times` writes (0: until cleared) to a record, the first one of the
+        request unless `record_id` names one, with a Salesforce record error such as
+        UNABLE_TO_LOCK_ROW."""
+        injection = RecordErrorInjection(
+            error_code=RecordErrorCode(error_code),
+            operation=operation,
+            record_id=record_id,
+            field=field,
+            message=message,
+            times=times,
+        )
+        self.post("/record-errors", injection.model_dump(mode="json"))
+
+    def clear_record_errors(self) -> None:
+        self._http.delete("/record-errors").raise_for_status()
 
     def drop_cometd_clients(self) -> None:
         """Forget every CometD client: their next message gets `403::Unknown client`."""

@@ -16,6 +16,9 @@ POST   /__emulator/orders/{id}/approve        OrderApproval: what the approval b
                                               Flow do -> 201 the OrderProvisionRequested__e
 POST   /__emulator/clock/advance              ClockAdvance (ages the retained events)
 DELETE /__emulator/cometd/clients             forget every CometD client (403::Unknown client)
+POST   /__emulator/record-errors              RecordErrorInjection: refuse the next write(s)
+GET    /__emulator/record-errors              the injected record errors still pending
+DELETE /__emulator/record-errors              forget them
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from emulators.salesforce.control_models import (
     EventPublication,
     OrderApproval,
     OrgSettings,
+    RecordErrorInjection,
 )
 from emulators.salesforce.event_bus import (
     ORDER_PROVISION_CHANNEL,
@@ -47,6 +51,7 @@ from emulators.salesforce.event_bus import (
     PublishedEvent,
     UnknownChannelError,
 )
+from emulators.salesforce.fault_responses import RecordErrors
 from emulators.salesforce.oauth import JwtBearerIssuer
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.records import RecordStore
@@ -65,6 +70,7 @@ class ControlApi:
         events: EventBus,
         cometd: CometdEndpoint,
         clock: OrgClock,
+        record_errors: RecordErrors,
     ) -> None:
         self._issuer = issuer
         self._records = records
@@ -73,6 +79,7 @@ class ControlApi:
         self._events = events
         self._cometd = cometd
         self._clock = clock
+        self._record_errors = record_errors
 
     def routes(self) -> list[Route]:
         apps = f"{CONTROL_PREFIX}/connected-apps"
@@ -96,6 +103,9 @@ class ControlApi:
             _route(f"{CONTROL_PREFIX}/orders/{{order_id}}/approve", self._approve_order, "POST"),
             _route(f"{CONTROL_PREFIX}/clock/advance", self._advance_clock, "POST"),
             _route(f"{CONTROL_PREFIX}/cometd/clients", self._drop_cometd_clients, "DELETE"),
+            _route(f"{CONTROL_PREFIX}/record-errors", self._inject_record_error, "POST"),
+            _route(f"{CONTROL_PREFIX}/record-errors", self._list_record_errors, "GET"),
+            _route(f"{CONTROL_PREFIX}/record-errors", self._clear_record_errors, "DELETE"),
         ]
 
     async def _register_app(self, request: Request) -> Response:
@@ -197,6 +207,18 @@ class ControlApi:
 
     async def _drop_cometd_clients(self, _: Request) -> Response:
         self._cometd.drop_clients()
+        return Response(status_code=204)
+
+    async def _inject_record_error(self, request: Request) -> Response:
+        self._record_errors.add(RecordErrorInjection.model_validate_json(await request.body()))
+        return Response(status_code=204)
+
+    async def _list_record_errors(self, _: Request) -> Response:
+        pending = self._record_errors.pending()
+        return JSONResponse([injection.model_dump(mode="json") for injection in pending])
+
+    async def _clear_record_errors(self, _: Request) -> Response:
+        self._record_errors.clear()
         return Response(status_code=204)
 
     def _publish(self, channel: str, payload: dict[str, Any]) -> PublishedEvent:

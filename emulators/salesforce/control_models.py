@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,3 +39,39 @@ class OrderApproval(BaseModel):
 
 class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0)
+
+
+class RecordErrorCode(StrEnum):
+    """Record errors (the API's StatusCode values) the emulator can be told to answer a write
+    with; api_errors.record_error has each one's message."""
+
+    UNABLE_TO_LOCK_ROW = "UNABLE_TO_LOCK_ROW"
+    """Another transaction holds the record's row lock (held until it ends, waited for ~10 s)."""
+    ENTITY_IS_LOCKED = "ENTITY_IS_LOCKED"
+    """An approval process locks the record until the approval is finished or unlocked."""
+    FIELD_CUSTOM_VALIDATION_EXCEPTION = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    """A validation rule of the org refused the values."""
+    STRING_TOO_LONG = "STRING_TOO_LONG"
+    INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"
+
+
+class RecordErrorInjection(BaseModel):
+    """Refuse the next write(s) to a record the way Salesforce refuses a DML operation: the
+    REST record update answers 400 with the error array, an sObject Collections update 200
+    with the error on that record (and, with allOrNone, every other record rolled back)."""
+
+    error_code: RecordErrorCode
+    operation: Literal["update", "composite", "*"] = "*"
+    record_id: str | None = Field(
+        default=None, description="refuse writes to this record only; default: the first record"
+    )
+    field: str | None = Field(
+        default=None,
+        description="the field the error names (STRING_TOO_LONG, the picklist and required "
+        "field errors, optionally a validation rule's); default: one the request writes",
+    )
+    message: str | None = Field(
+        default=None, description="FIELD_CUSTOM_VALIDATION_EXCEPTION: the rule's error message"
+    )
+    times: int = Field(default=1, ge=0, description="requests it refuses; 0 means until cleared")

@@ -25,7 +25,13 @@ from starlette.responses import JSONResponse, Response
 from emulators.salesforce.ids import new_id
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-PRODUCTION_AUDIENCES = frozenset({"https://login.salesforce.com", "https://test.salesforce.com"})
+VALID_AUDIENCES = frozenset({"https://login.salesforce.com", "https://test.salesforce.com"})
+"""The assertion's `aud` must be one of these or an Experience Cloud site URL (this org has no
+site), whatever host the token is requested from, the emulator's own URL included ("OAuth 2.0
+JWT Bearer Flow for Server-to-Server Integration", Salesforce Help,
+https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm). Anything
+else: 400 invalid_grant "audience is invalid" (the answer as quoted in "Salesforce invalid_grant
+audience is invalid", https://www.useparagon.com/integration-error-solutions/salesforce-invalid-grant-audience-is-invalid)."""
 ORGANIZATION_ID = new_id("00D", 1)
 _ALLOWED_CLOCK_SKEW_SECONDS = 120
 _MAX_ASSERTION_LIFETIME_SECONDS = 180 + _ALLOWED_CLOCK_SKEW_SECONDS
@@ -95,7 +101,8 @@ class JwtBearerIssuer:
             raise OAuthError("user hasn't approved this consumer")
         if not app.signed(assertion):
             raise OAuthError("invalid assertion")
-        if str(claims.get("aud")).rstrip("/") not in {*PRODUCTION_AUDIENCES, base_url}:
+        audience = claims.get("aud")
+        if not isinstance(audience, str) or audience not in VALID_AUDIENCES:
             raise OAuthError("audience is invalid")
         _check_expiry(claims.get("exp"))
         access_token = f"{ORGANIZATION_ID[:15]}!{secrets.token_urlsafe(48)}"

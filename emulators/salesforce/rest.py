@@ -1,7 +1,11 @@
 """The REST data API under `/services/data/vXX.X/`: query, record update, composite update.
 
 Every answer carries `Sforce-Limit-Info`; every call needs a live Bearer session and spends
-one request of the org's API allowance.
+one request of the org's API allowance. A write can be refused with an injected record error
+(RecordErrors): a record update answers it as the REST error array with 400, an sObject
+Collections update as that record's result in a 200 ("Update Records Using sObject
+Collections": a well-formed request answers 200 with one SaveResult per record, the errors in
+its `errors` array; https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.core import EmulatorCore
-from emulators.salesforce.api_errors import ApiError, not_found
+from emulators.salesforce.api_errors import ApiError, not_found, record_error
 from emulators.salesforce.api_usage import ApiUsage
-from emulators.salesforce.fault_responses import serve_with_faults
+from emulators.salesforce.control_models import RecordErrorInjection
+from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.records import Record, RecordStore
@@ -44,12 +49,14 @@ class RestApi:
         records: RecordStore,
         queries: QueryEngine,
         usage: ApiUsage,
+        record_errors: RecordErrors,
     ) -> None:
         self._core = core
         self._issuer = issuer
         self._records = records
         self._queries = queries
         self._usage = usage
+        self._record_errors = record_errors
 
     def routes(self) -> list[Route]:
         return [
@@ -113,7 +120,11 @@ class RestApi:
         if not isinstance(fields, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
         sobject, record_id = request.path_params["sobject"], request.path_params["record_id"]
-        self._records.update(sobject, record_id, fields)
+        values = self._records.check_update(sobject, record_id, fields)
+        refusal = self._record_errors.take("update", [record_id])
+        if refusal is not None:
+            raise _injected(refusal[0], sobject, fields)
+        self._records.apply_update(sobject, record_id, values)
         return Response(status_code=204)
 
     async def _composite(self, request: Request) -> Response:
@@ -129,6 +140,7 @@ class RestApi:
                 " records into this call",
             )
         checked = [self._checked_composite_record(record) for record in records]
+        self._refuse_injected(records, checked)
         if body.get("allOrNone") and any(isinstance(item, ApiError) for item in checked):
             return JSONResponse([_rolled_back(item) for item in checked])
         return JSONResponse([self._applied(item) for item in checked])
@@ -146,12 +158,32 @@ class RestApi:
         except ApiError as error:
             return error
 
+    def _refuse_injected(
+        self, records: list[Any], checked: list[tuple[str, str, Record] | ApiError]
+    ) -> None:
+        """Replace the record an injected record error refuses by that error."""
+        record_ids = [None if isinstance(item, ApiError) else item[1] for item in checked]
+        refusal = self._record_errors.take("composite", record_ids)
+        if refusal is None:
+            return
+        injection, position = refusal
+        item = checked[position]
+        assert not isinstance(item, ApiError), "take() refuses only well-formed records"
+        checked[position] = _injected(injection, item[0], records[position])
+
     def _applied(self, item: tuple[str, str, Record] | ApiError) -> dict[str, Any]:
         if isinstance(item, ApiError):
             return _failure(item)
         sobject, record_id, values = item
         applied_id = self._records.apply_update(sobject, record_id, values)
         return {"id": applied_id, "success": True, "errors": []}
+
+
+def _injected(injection: RecordErrorInjection, sobject: str, written: Any) -> ApiError:
+    fields = written if isinstance(written, dict) else {}
+    return record_error(
+        injection.error_code, sobject, fields, field=injection.field, message=injection.message
+    )
 
 
 def _rolled_back(item: tuple[str, str, Record] | ApiError) -> dict[str, Any]:
@@ -161,7 +193,8 @@ def _rolled_back(item: tuple[str, str, Record] | ApiError) -> dict[str, Any]:
 
 
 def _failure(error: ApiError) -> dict[str, Any]:
-    detail = {"statusCode": error.error_code, "message": error.message, "fields": error.fields}
+    fields = error.fields or []
+    detail = {"statusCode": error.error_code, "message": error.message, "fields": fields}
     return {"success": False, "errors": [detail]}
 
 

@@ -89,7 +89,13 @@ class SalesforceAuth:
             raise TransientError("ECONNECTION", f"Salesforce login failed: {error}") from None
         if response.status_code != 200:
             failure = _login_error(response)
-            log.warning("salesforce login failed", code=failure.code, reason=failure.message)
+            log.warning(
+                "salesforce login failed",
+                code=failure.code,
+                reason=failure.message,
+                login_url=self._settings.login_url,
+                audience=self._settings.jwt_audience,
+            )
             raise failure
         body = response.json()
         log.info("salesforce login succeeded", instance_url=body["instance_url"])
@@ -99,7 +105,10 @@ class SalesforceAuth:
         claims = {
             "iss": self._settings.client_id,
             "sub": self._settings.username,
-            "aud": self._settings.login_url,
+            # Not the token endpoint's host: login/test.salesforce.com or an Experience Cloud
+            # site ("OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration"); anything
+            # else is refused with invalid_grant "audience is invalid".
+            "aud": self._settings.jwt_audience,
             "exp": int(time.time()) + ASSERTION_LIFETIME_SECONDS,
         }
         try:

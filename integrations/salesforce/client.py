@@ -1,7 +1,9 @@
 """The Salesforce REST client the activities use: read an Order with its items, write back.
 
 Synchronous (activities run in a thread pool) and safe to share between threads. Every
-failure surfaces as an `IntegrationError` whose code an operator sees on the Order.
+failure surfaces as an `IntegrationError` whose code an operator sees on the Order: for a
+refusal by Salesforce, its own error code (`errorCode` of a REST error, `statusCode` of a
+record's error in an sObject Collections answer), e.g. `FIELD_CUSTOM_VALIDATION_EXCEPTION`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,32 @@ ORDER_WITH_ITEMS_QUERY = (
     "FROM Order WHERE Id = {order_id}"
 )
 _ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+TRANSIENT_ERROR_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+"""Record errors worth retrying within the activity retry policy (seconds apart).
+
+UNABLE_TO_LOCK_ROW: another transaction holds the record's lock. An update waits at most 10 s
+for it, then fails, and the lock is released when that transaction completes ("Locking
+Statements", Apex Developer Guide,
+https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_locking_statements.htm;
+"Record Locking Cheat Sheet",
+https://resources.docs.salesforce.com/rel1/doc/en-us/static/pdf/SF_Record-Locking-Cheatsheet_web.pdf),
+so the same write succeeds seconds later. Salesforce's advice for the REST API, which cannot
+lock first, is to catch it and retry the request (developerforce/Force.com-JavaScript-REST-
+Toolkit issue #68). The code is a StatusCode of "Core Data Types Used in API Calls", SOAP API
+Developer Guide.
+
+Not ENTITY_IS_LOCKED: an approval-process lock. "When a record is in the approval process,
+it's always locked, and only an administrator can edit it" (ProcessDefinition.LockType,
+Object Reference, https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-processdefinition.html),
+and it is released only when a person approves, rejects or recalls it or an admin unlocks it
+(Approval Class, Apex Reference,
+https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-methods-system-approval.html);
+an approval process can even keep the record locked after final approval
+(ApprovalProcess.finalApprovalRecordLock, Metadata API). Retrying for seconds cannot outlast
+that: the step fails with code ENTITY_IS_LOCKED and the order waits, visible, for the manual
+retry (PROVISION_MANUAL_RETRY_WAIT, 30 days) that resumes at this write once the record is
+unlocked.
+"""
 
 T = TypeVar("T")
 FieldValue = str | int | float | bool | None
@@ -116,13 +144,17 @@ class SalesforceClient:
             lambda connection: connection.restful("composite/sobjects", method="PATCH", json=body),
         )
         results: list[dict[str, Any]] = answer or []
-        failures = [
-            f"{update.sobject} {update.id}: {_error_text(result['errors'])}"
+        failed = [
+            (update, result["errors"])
             for update, result in zip(updates, results, strict=True)
             if not result["success"] and not _only_rolled_back(result["errors"])
         ]
-        if failures:
-            raise BusinessError("400", "; ".join(failures))
+        if failed:
+            message = "; ".join(
+                f"{update.sobject} {update.id}: {_error_text(errors)}" for update, errors in failed
+            )
+            codes = [code for _, errors in failed for code in _error_codes(errors)]
+            raise _refusal(codes, message, fallback_code="400")
 
     def close(self) -> None:
         self._http.close()
@@ -192,7 +224,28 @@ def _api_error(status: int, content: Any) -> IntegrationError:
         return TransientError("429", message)
     if status >= 500:
         return TransientError(str(status), message)
-    return BusinessError(str(status), message)
+    return _refusal(_error_codes(content), message, fallback_code=str(status))
+
+
+def _refusal(codes: list[str], message: str, *, fallback_code: str) -> IntegrationError:
+    """Salesforce refused the request: transient when every error is (TRANSIENT_ERROR_CODES),
+    else a business error; its code is Salesforce's (the first one that is not transient)."""
+    if codes and all(code in TRANSIENT_ERROR_CODES for code in codes):
+        return TransientError(codes[0], message)
+    lasting = [code for code in codes if code not in TRANSIENT_ERROR_CODES]
+    return BusinessError(lasting[0] if lasting else fallback_code, message)
+
+
+def _error_codes(errors: Any) -> list[str]:
+    """`errorCode` of each REST error, `statusCode` of each sObject Collections record error."""
+    if not isinstance(errors, list):
+        return []
+    codes = (
+        error.get("errorCode") or error.get("statusCode")
+        for error in errors
+        if isinstance(error, dict)
+    )
+    return [code for code in codes if isinstance(code, str) and code]
 
 
 def _error_text(errors: Any) -> str:

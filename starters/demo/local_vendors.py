@@ -30,6 +30,7 @@ from emulators.server import EmulatorServer
 from emulators.tls import ensure_tls_files
 from emulators.whmcs import API_PATH, DEFAULT_CREDENTIAL, WhmcsEmulator, WhmcsEmulatorControl
 from integrations.config import (
+    PRODUCTION_JWT_AUDIENCE,
     DatabaseSettings,
     FreebitSettings,
     RedisSettings,
@@ -92,6 +93,7 @@ class LocalVendors:
         salesforce, whmcs = self.salesforce_settings, self.whmcs_settings
         return {
             "SF_LOGIN_URL": salesforce.login_url,
+            "SF_AUDIENCE": salesforce.jwt_audience,
             "SF_CLIENT_ID": salesforce.client_id,
             "SF_USERNAME": salesforce.username,
             "SF_PRIVATE_KEY_PATH": str(salesforce.private_key_path),
@@ -155,6 +157,8 @@ def running_vendor_emulators(
             freebit=FreebitEmulatorControl(freebit_server.url),
             salesforce_settings=SalesforceSettings(
                 login_url=salesforce_server.url,
+                # The emulator's own URL is no valid JWT audience, as a My Domain is not.
+                audience=PRODUCTION_JWT_AUDIENCE,
                 client_id=CONSUMER_KEY,
                 username=INTEGRATION_USER,
                 private_key_path=key_path,

@@ -12,13 +12,20 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from structlog.testing import capture_logs
 
 from emulators.faults import Fault, FaultKind
 from emulators.salesforce import SalesforceEmulator, SalesforceEmulatorControl
+from emulators.salesforce.control_models import RecordErrorCode
 from emulators.server import EmulatorServer
 from emulators.tls import TlsFiles, ensure_tls_files
 from integrations.config import SalesforceSettings
-from integrations.errors import AuthenticationError, BusinessError, TransientError
+from integrations.errors import (
+    AuthenticationError,
+    BusinessError,
+    IntegrationError,
+    TransientError,
+)
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.keys import JwtKeyPair, generate_jwt_key_pair
 from integrations.salesforce.models import RecordUpdate
@@ -70,9 +77,15 @@ def make_client(
 ) -> Iterator[ClientFactory]:
     clients: list[SalesforceClient] = []
 
-    def make(*, private_key_pem: bytes | None = None, timeout_ms: int = 5_000) -> SalesforceClient:
+    def make(
+        *,
+        private_key_pem: bytes | None = None,
+        timeout_ms: int = 5_000,
+        audience: str | None = None,
+    ) -> SalesforceClient:
         settings = SalesforceSettings(
             login_url=emulator_url,
+            audience=audience,
             client_id=CONSUMER_KEY,
             username=USERNAME,
             private_key_base64=base64.b64encode(private_key_pem or signing_key.private_key_pem),
@@ -129,6 +142,25 @@ def _post_token(url: str, tls: TlsFiles, claims: dict[str, Any], key: JwtKeyPair
     return httpx.post(f"{url}/services/oauth2/token", data=form, verify=verify)
 
 
+def _valid_claims() -> dict[str, Any]:
+    return {
+        "iss": CONSUMER_KEY,
+        "sub": USERNAME,
+        "aud": "https://login.salesforce.com",
+        "exp": time.time() + 180,
+    }
+
+
+def _rest_session(url: str, tls: TlsFiles, key: JwtKeyPair) -> httpx.Client:
+    """A plain HTTP client with a session of the emulator, to see its answers on the wire."""
+    token = _post_token(url, tls, _valid_claims(), key).json()["access_token"]
+    return httpx.Client(
+        base_url=f"{url}{API_PATH}",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=ssl.create_default_context(cafile=str(tls.ca_path)),
+    )
+
+
 def test_logs_in_once_for_several_calls(
     client: SalesforceClient, control: SalesforceEmulatorControl
 ) -> None:
@@ -174,6 +206,10 @@ def test_rotated_certificate_replaces_the_old_one(
         ({"sub": "someone.else@portal.example"}, "user hasn't approved this consumer"),
         ({"iss": "unknown-consumer-key"}, "user hasn't approved this consumer"),
         ({"aud": "https://evil.example.com"}, "audience is invalid"),
+        # A My Domain is where the token may be requested, never the audience.
+        ({"aud": "https://acme.my.salesforce.com"}, "audience is invalid"),
+        ({"aud": "https://login.salesforce.com/services/oauth2/token"}, "audience is invalid"),
+        ({"aud": ["https://login.salesforce.com"]}, "audience is invalid"),
         ({"exp": int(time.time()) - 600}, "expired authorization code"),
     ],
 )
@@ -185,12 +221,50 @@ def test_token_endpoint_rejects_bad_claims(
     claims: dict[str, Any],
     description: str,
 ) -> None:
-    valid = {"iss": CONSUMER_KEY, "sub": USERNAME, "aud": emulator_url, "exp": time.time() + 180}
-
-    response = _post_token(emulator_url, tls, valid | claims, signing_key)
+    response = _post_token(emulator_url, tls, _valid_claims() | claims, signing_key)
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant", "error_description": description}
+
+
+def test_token_endpoint_refuses_its_own_url_as_audience(
+    emulator_url: str, tls: TlsFiles, control: SalesforceEmulatorControl, signing_key: JwtKeyPair
+) -> None:
+    """The host the token is requested from (here the emulator, in production a My Domain) is
+    not an audience Salesforce accepts."""
+    response = _post_token(emulator_url, tls, _valid_claims() | {"aud": emulator_url}, signing_key)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_grant", "error_description": "audience is invalid"}
+
+
+@pytest.mark.parametrize(
+    "audience", ["https://login.salesforce.com", "https://test.salesforce.com"]
+)
+def test_client_logs_in_with_the_configured_audience(
+    make_client: ClientFactory, control: SalesforceEmulatorControl, audience: str
+) -> None:
+    make_client(audience=audience).query("SELECT COUNT() FROM Order")
+
+    assert control.call_counts() == {"token": 1, "query": 1}
+
+
+def test_client_with_an_audience_salesforce_refuses_fails_with_its_description(
+    make_client: ClientFactory, emulator_url: str
+) -> None:
+    """SF_AUDIENCE set to the login URL (the mistake this setting exists to prevent); the log
+    line names the audience sent, for the runbook's "audience is invalid" fix."""
+    client = make_client(audience=emulator_url)
+
+    with (
+        capture_logs() as logs,
+        pytest.raises(AuthenticationError, match=r"^AUTH audience is invalid$") as raised,
+    ):
+        client.query("SELECT COUNT() FROM Order")
+
+    assert raised.value.code == "AUTH"
+    [failed] = [entry for entry in logs if entry["event"] == "salesforce login failed"]
+    assert (failed["audience"], failed["login_url"]) == (emulator_url, emulator_url)
 
 
 def test_token_endpoint_accepts_simple_salesforce_style_assertion(
@@ -290,16 +364,18 @@ def test_update_record_is_visible_in_salesforce(
     assert (order["Activation_Status__c"], order["Activation_Error_Code__c"]) == ("Failed", "503")
 
 
-def test_update_of_missing_record_is_a_404_business_error(client: SalesforceClient) -> None:
+def test_update_of_missing_record_is_a_not_found_business_error(client: SalesforceClient) -> None:
     with pytest.raises(BusinessError) as raised:
         client.update_record("Order", MISSING_ORDER_ID, {"Activation_Status__c": "Failed"})
-    assert raised.value.code == "404"
+    assert raised.value.code == "NOT_FOUND"
 
 
-def test_update_with_malformed_id_is_a_400_business_error(client: SalesforceClient) -> None:
+def test_update_with_malformed_id_is_a_business_error_with_its_code(
+    client: SalesforceClient,
+) -> None:
     with pytest.raises(BusinessError, match="MALFORMED_ID") as raised:
         client.update_record("Order", "not-an-id", {"Activation_Status__c": "Failed"})
-    assert raised.value.code == "400"
+    assert raised.value.code == "MALFORMED_ID"
 
 
 def test_composite_update_writes_order_and_items_in_one_call(
@@ -338,9 +414,12 @@ def test_composite_update_with_one_bad_record_applies_nothing(
         RecordUpdate(sobject="OrderItem", id=seeded.item_ids[0], fields={"No_Such_Field__c": "x"}),
     ]
 
-    with pytest.raises(BusinessError, match=f"OrderItem {seeded.item_ids[0]}: INVALID_FIELD"):
+    with pytest.raises(
+        BusinessError, match=f"OrderItem {seeded.item_ids[0]}: INVALID_FIELD"
+    ) as raised:
         client.update_records(updates)
 
+    assert raised.value.code == "INVALID_FIELD"
     assert control.get_record("Order", seeded.order_id)["Activation_Status__c"] == "Activating"
 
 
@@ -427,10 +506,10 @@ def test_api_usage_comes_from_the_limit_header(
     assert control.api_usage() == (2, 500)
 
 
-def test_unsupported_soql_is_a_400_malformed_query(client: SalesforceClient) -> None:
+def test_unsupported_soql_is_a_malformed_query_business_error(client: SalesforceClient) -> None:
     with pytest.raises(BusinessError, match="MALFORMED_QUERY") as raised:
         client.query("SELECT Id FROM Order ORDER BY CreatedDate")
-    assert raised.value.code == "400"
+    assert raised.value.code == "MALFORMED_QUERY"
 
 
 def test_query_follows_next_records_url(
@@ -445,3 +524,242 @@ def test_query_follows_next_records_url(
 
     assert [record["Name"] for record in records] == names
     assert control.call_counts()["query"] == 3
+
+
+# Record errors: a write Salesforce refuses. A row lock (UNABLE_TO_LOCK_ROW) goes away within
+# seconds and is retried; everything else, an approval lock (ENTITY_IS_LOCKED) included, needs
+# a person and is a business error whose code is Salesforce's own.
+
+RECORD_ERROR_CLASSES = [
+    (RecordErrorCode.UNABLE_TO_LOCK_ROW, TransientError),
+    (RecordErrorCode.ENTITY_IS_LOCKED, BusinessError),
+    (RecordErrorCode.FIELD_CUSTOM_VALIDATION_EXCEPTION, BusinessError),
+    (RecordErrorCode.STRING_TOO_LONG, BusinessError),
+    (RecordErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, BusinessError),
+    (RecordErrorCode.REQUIRED_FIELD_MISSING, BusinessError),
+]
+
+
+def _success_updates(seeded: SeededOrder) -> list[RecordUpdate]:
+    return [
+        RecordUpdate(
+            sobject="Order",
+            id=seeded.order_id,
+            fields={"Activation_Status__c": "Activated", "WHMCS_Order_ID__c": "1001"},
+        ),
+        *(
+            RecordUpdate(sobject="OrderItem", id=item_id, fields={"WHMCS_Service_ID__c": "501"})
+            for item_id in seeded.item_ids
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("error_code", "error_class"), RECORD_ERROR_CLASSES)
+def test_refused_record_update_maps_to_its_error_class_and_code(
+    client: SalesforceClient,
+    control: SalesforceEmulatorControl,
+    error_code: RecordErrorCode,
+    error_class: type[IntegrationError],
+) -> None:
+    seeded = _seed_order(control, (1,))
+    control.inject_record_error(error_code, operation="update")
+
+    with pytest.raises(IntegrationError) as raised:
+        client.update_record("Order", seeded.order_id, {"Activation_Status__c": "Failed"})
+
+    assert type(raised.value) is error_class
+    assert raised.value.code == error_code
+    assert raised.value.message.startswith(f"{error_code}: ")
+    assert control.get_record("Order", seeded.order_id)["Activation_Status__c"] == "Activating"
+
+
+@pytest.mark.parametrize(("error_code", "error_class"), RECORD_ERROR_CLASSES)
+def test_refused_composite_update_maps_to_its_error_class_and_code(
+    client: SalesforceClient,
+    control: SalesforceEmulatorControl,
+    error_code: RecordErrorCode,
+    error_class: type[IntegrationError],
+) -> None:
+    seeded = _seed_order(control, (1, 1))
+    control.inject_record_error(error_code, operation="composite")
+
+    with pytest.raises(IntegrationError) as raised:
+        client.update_records(_success_updates(seeded))
+
+    assert type(raised.value) is error_class
+    assert raised.value.code == error_code
+    assert raised.value.message.startswith(f"Order {seeded.order_id}: {error_code}: ")
+    # allOrNone: the items were rolled back with the Order.
+    assert control.get_record("Order", seeded.order_id)["Activation_Status__c"] == "Activating"
+    items = [control.get_record("OrderItem", item_id) for item_id in seeded.item_ids]
+    assert [item["WHMCS_Service_ID__c"] for item in items] == [None, None]
+
+
+def test_composite_update_succeeds_once_the_row_lock_is_gone(
+    client: SalesforceClient, control: SalesforceEmulatorControl
+) -> None:
+    seeded = _seed_order(control, (1,))
+    control.inject_record_error(
+        RecordErrorCode.UNABLE_TO_LOCK_ROW, operation="composite", record_id=seeded.item_ids[0]
+    )
+
+    with pytest.raises(TransientError, match=f"OrderItem {seeded.item_ids[0]}: UNABLE_TO_LOCK"):
+        client.update_records(_success_updates(seeded))
+    client.update_records(_success_updates(seeded))
+
+    assert control.get_record("Order", seeded.order_id)["Activation_Status__c"] == "Activated"
+    assert control.get_record("OrderItem", seeded.item_ids[0])["WHMCS_Service_ID__c"] == "501"
+    assert control.call_counts()["composite"] == 2
+
+
+def test_row_lock_on_a_record_update_is_salesforce_s_rest_error_array(
+    emulator_url: str, tls: TlsFiles, control: SalesforceEmulatorControl, signing_key: JwtKeyPair
+) -> None:
+    seeded = _seed_order(control, (1,))
+    control.inject_record_error(RecordErrorCode.UNABLE_TO_LOCK_ROW, operation="update")
+
+    with _rest_session(emulator_url, tls, signing_key) as rest:
+        response = rest.patch(
+            f"/sobjects/Order/{seeded.order_id}", json={"Activation_Status__c": "Failed"}
+        )
+
+    assert response.status_code == 400
+    assert response.json() == [
+        {
+            "message": "unable to obtain exclusive access to this record",
+            "errorCode": "UNABLE_TO_LOCK_ROW",
+            "fields": [],
+        }
+    ]
+
+
+def test_refused_record_in_an_sobject_collection_is_its_result_in_a_200(
+    emulator_url: str, tls: TlsFiles, control: SalesforceEmulatorControl, signing_key: JwtKeyPair
+) -> None:
+    seeded = _seed_order(control, (1,))
+    control.inject_record_error(
+        RecordErrorCode.STRING_TOO_LONG, operation="composite", field="Activation_Error_Message__c"
+    )
+    body = {
+        "allOrNone": True,
+        "records": [
+            {
+                "attributes": {"type": "Order"},
+                "id": seeded.order_id,
+                "Activation_Status__c": "Failed",
+                "Activation_Error_Message__c": "WHMCS was down",
+            },
+            {
+                "attributes": {"type": "OrderItem"},
+                "id": seeded.item_ids[0],
+                "WHMCS_Service_ID__c": "501",
+            },
+        ],
+    }
+
+    with _rest_session(emulator_url, tls, signing_key) as rest:
+        response = rest.patch("/composite/sobjects", json=body)
+
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": "STRING_TOO_LONG",
+                    "message": "Activation Error Message: data value too large: WHMCS was down"
+                    " (max length=13)",
+                    "fields": ["Activation_Error_Message__c"],
+                }
+            ],
+        },
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "message": "Record rolled back because not all records were valid and the"
+                    " request was using AllOrNone header",
+                    "fields": [],
+                }
+            ],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error_code", "written", "message", "fields"),
+    [
+        (
+            RecordErrorCode.ENTITY_IS_LOCKED,
+            {"Activation_Status__c": "Activated"},
+            "the entity is locked for editing",
+            [],
+        ),
+        (
+            RecordErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            {"Activation_Status__c": "Done"},
+            "Activation Status: bad value for restricted picklist field: Done",
+            ["Activation_Status__c"],
+        ),
+        (
+            RecordErrorCode.REQUIRED_FIELD_MISSING,
+            {"Activation_Status__c": "Failed", "Activation_Error_Code__c": None},
+            "Required fields are missing: [Activation_Error_Code__c]",
+            ["Activation_Error_Code__c"],
+        ),
+    ],
+)
+def test_record_errors_carry_salesforce_s_messages(
+    emulator_url: str,
+    tls: TlsFiles,
+    control: SalesforceEmulatorControl,
+    signing_key: JwtKeyPair,
+    error_code: RecordErrorCode,
+    written: dict[str, Any],
+    message: str,
+    fields: list[str],
+) -> None:
+    seeded = _seed_order(control, (1,))
+    control.inject_record_error(error_code)
+
+    with _rest_session(emulator_url, tls, signing_key) as rest:
+        response = rest.patch(f"/sobjects/Order/{seeded.order_id}", json=written)
+
+    assert response.status_code == 400
+    assert response.json() == [{"message": message, "errorCode": error_code, "fields": fields}]
+
+
+def test_validation_rule_refusal_carries_the_rule_s_message(
+    client: SalesforceClient, control: SalesforceEmulatorControl
+) -> None:
+    seeded = _seed_order(control, (1,))
+    rule_message = "Activated Orders need a WHMCS order id"
+    control.inject_record_error(
+        RecordErrorCode.FIELD_CUSTOM_VALIDATION_EXCEPTION, message=rule_message
+    )
+
+    with pytest.raises(BusinessError) as raised:
+        client.update_record("Order", seeded.order_id, {"Activation_Status__c": "Activated"})
+
+    assert raised.value.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert raised.value.message == f"FIELD_CUSTOM_VALIDATION_EXCEPTION: {rule_message}"
+
+
+def test_record_error_for_one_record_leaves_writes_to_others_alone(
+    client: SalesforceClient, control: SalesforceEmulatorControl
+) -> None:
+    locked, other = _seed_order(control, (1,)), _seed_order(control, (1,))
+    control.inject_record_error(
+        RecordErrorCode.ENTITY_IS_LOCKED, record_id=locked.order_id, times=0
+    )
+
+    client.update_record("Order", other.order_id, {"Activation_Status__c": "Failed"})
+    for _ in range(2):
+        with pytest.raises(BusinessError, match="ENTITY_IS_LOCKED"):
+            client.update_record("Order", locked.order_id, {"Activation_Status__c": "Failed"})
+    control.clear_record_errors()
+    client.update_record("Order", locked.order_id, {"Activation_Status__c": "Failed"})
+
+    assert control.get_record("Order", other.order_id)["Activation_Status__c"] == "Failed"
+    assert control.get_record("Order", locked.order_id)["Activation_Status__c"] == "Failed"
