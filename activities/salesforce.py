@@ -75,9 +75,11 @@ class SalesforceActivities:
             ),
             *(
                 RecordUpdate(
-                    sobject="OrderItem", id=item_id, fields={"WHMCS_Service_ID__c": str(service_id)}
+                    sobject="OrderItem",
+                    id=item_id,
+                    fields={"WHMCS_Service_ID__c": ",".join(map(str, service_ids))},
                 )
-                for item_id, service_id in request.service_ids_by_item.items()
+                for item_id, service_ids in request.service_ids_by_item.items()
             ),
         ]
         for start in range(0, len(updates), COMPOSITE_BATCH_SIZE):

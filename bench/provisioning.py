@@ -41,6 +41,7 @@ from contracts.provisioning import (
     ActivationSuccess,
     CreateOrderRequest,
     OrderRef,
+    services_by_item,
 )
 from integrations.config import LoggingSettings
 from integrations.logging import configure_logging
@@ -272,10 +273,7 @@ def _direct_provisioning(
         success = ActivationSuccess(
             order_id=order_id,
             whmcs_order_id=created.order_id,
-            service_ids_by_item={
-                line.order_item_id: service_id
-                for line, service_id in zip(mapped.lines, created.service_ids, strict=True)
-            },
+            service_ids_by_item=services_by_item(mapped.lines, created.service_ids),
         )
         await loop.run_in_executor(threads, salesforce.mark_order_activated, success)
 

@@ -65,7 +65,7 @@ class ProvisionOrderResult(BaseModel):
     outcome: ProvisionOutcome
     reason: str | None = None
     whmcs_order_id: int | None = None
-    service_ids_by_item: dict[str, int] = Field(default_factory=dict)
+    service_ids_by_item: dict[str, list[int]] = Field(default_factory=dict)
 
 
 class ProvisionStatus(BaseModel):
@@ -77,7 +77,7 @@ class ProvisionStatus(BaseModel):
     runs: int = Field(default=1, description="1 + the manual retries that resumed the order")
     completed_steps: list[ProvisionStep] = Field(default_factory=list)
     whmcs_order_id: int | None = None
-    service_ids_by_item: dict[str, int] = Field(default_factory=dict)
+    service_ids_by_item: dict[str, list[int]] = Field(default_factory=dict)
     last_error: StepFailure | None = None
     waiting_for_retry: bool = False
 
@@ -170,7 +170,7 @@ class ActivationFailure(BaseModel):
 class ActivationSuccess(BaseModel):
     order_id: str
     whmcs_order_id: int
-    service_ids_by_item: dict[str, int]
+    service_ids_by_item: dict[str, list[int]]
 
 
 class OrderLine(BaseModel):
@@ -190,6 +190,20 @@ class MappedLine(OrderLine):
 class OrderMapping(BaseModel):
     whmcs_client_id: int
     lines: list[MappedLine]
+
+
+def services_by_item(lines: list[MappedLine], service_ids: list[int]) -> dict[str, list[int]]:
+    """Each item's WHMCS services: AddOrder makes one per unit, in line order. Raises
+    ValueError when their number is not the order's number of units."""
+    if len(service_ids) != sum(line.quantity for line in lines):
+        raise ValueError(f"{len(service_ids)} services for {len(lines)} items")
+    remaining = iter(service_ids)
+    by_item: dict[str, list[int]] = {}
+    for line in lines:
+        by_item.setdefault(line.order_item_id, []).extend(
+            next(remaining) for _ in range(line.quantity)
+        )
+    return by_item
 
 
 class CreateOrderRequest(BaseModel):

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         RetryAnswer,
         RetryRequest,
         StepFailure,
+        services_by_item,
     )
     from contracts.task_queues import TaskQueues
 
@@ -296,18 +297,14 @@ class ProvisionOrder:
             summary=f"GetPayMethods, then AddOrder for WHMCS client {mapping.whmcs_client_id}, "
             f"{len(mapping.lines)} item(s)",
         )
-        if len(created.service_ids) != len(mapping.lines):
+        try:
+            services = services_by_item(mapping.lines, created.service_ids)
+        except ValueError as mismatch:
             raise _StepFailedError.of(
-                ProvisionStep.WHMCS_CREATE,
-                "WHMCS",
-                f"WHMCS order {created.order_id} has {len(created.service_ids)} services "
-                f"for {len(mapping.lines)} items",
-            )
+                ProvisionStep.WHMCS_CREATE, "WHMCS", f"WHMCS order {created.order_id}: {mismatch}"
+            ) from None
         self._status.whmcs_order_id = created.order_id
-        self._status.service_ids_by_item = {
-            line.order_item_id: service_id
-            for line, service_id in zip(mapping.lines, created.service_ids, strict=True)
-        }
+        self._status.service_ids_by_item = services
 
     async def _accept_whmcs_order(self) -> None:
         order_id = self._whmcs_order_id()

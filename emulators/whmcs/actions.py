@@ -114,7 +114,7 @@ def _add_order(state: WhmcsState, form: PhpForm) -> Json:
     order = state.add_order(
         OrderDraft(
             client_id=_php_int(form.get("clientid")),
-            lines=_order_lines(form),
+            lines=_order_lines(form, read_quantities=state.reads_quantities),
             payment_method=form.get("paymentmethod"),
             notes=form.get("notes"),
             create_invoice=not _php_bool(form.get("noinvoice")),
@@ -144,10 +144,10 @@ _ACTIONS: dict[str, ActionHandler] = {
 }
 
 
-def _order_lines(form: PhpForm) -> list[OrderLineDraft]:
+def _order_lines(form: PhpForm, *, read_quantities: bool) -> list[OrderLineDraft]:
     """Lines are the `pid` entries; `billingcycle` and `qty` pair with them by index."""
     billing_cycles = form.array("billingcycle")
-    quantities = form.array("qty")
+    quantities = form.array("qty") if read_quantities else {}
     return [
         OrderLineDraft(
             product_id=_php_int(product_id),

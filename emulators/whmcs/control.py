@@ -19,6 +19,7 @@ from emulators.whmcs.records import (
     PayMethodFields,
     PayMethodRecord,
     ProductRecord,
+    WhmcsVersion,
 )
 
 _ORDERS = TypeAdapter(list[OrderRecord])
@@ -54,10 +55,15 @@ class WhmcsEmulatorControl(EmulatorControl):
         product_id: int | None = None,
         price: Decimal = Decimal("0.00"),
         billing_cycles: Sequence[str] = ("monthly",),
+        service_per_unit: bool = False,
     ) -> ProductRecord:
         """A recurring product sold in `billing_cycles`."""
         product = NewProduct(
-            id=product_id, name=name, price=price, billing_cycles=list(billing_cycles)
+            id=product_id,
+            name=name,
+            price=price,
+            billing_cycles=list(billing_cycles),
+            service_per_unit=service_per_unit,
         )
         payload = product.model_dump(mode="json", exclude_none=True)
         return ProductRecord.model_validate(self.post("/products", payload))
@@ -82,6 +88,11 @@ class WhmcsEmulatorControl(EmulatorControl):
         may call without a valid access key; None: every address (the start state)."""
         payload = AllowedIps(ips=None if ips is None else list(ips)).model_dump()
         self._http.put("/allowed-ips", json=payload).raise_for_status()
+
+    def set_version(self, version: str) -> None:
+        """Behave as this WHMCS version (`qty[]` is read from 8.12 on)."""
+        payload = WhmcsVersion(version=version).model_dump()
+        self._http.put("/version", json=payload).raise_for_status()
 
     def set_access_key(self, access_key: str | None) -> None:
         """Configure `$api_access_key` (None: remove it). A request passing `accesskey` is then

@@ -16,6 +16,7 @@ from emulators.whmcs.records import (
     NewClient,
     NewProduct,
     PayMethodFields,
+    WhmcsVersion,
 )
 from emulators.whmcs.state import WhmcsApiError, WhmcsState
 
@@ -61,6 +62,10 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         access.set_allowed_ips(AllowedIps.model_validate(await request.json()).ips)
         return Response(status_code=204)
 
+    async def set_version(request: Request) -> Response:
+        state.set_version(WhmcsVersion.model_validate(await request.json()).version)
+        return Response(status_code=204)
+
     async def set_access_key(request: Request) -> Response:
         access.set_access_key(AccessKey.model_validate(await request.json()).access_key)
         return Response(status_code=204)
@@ -77,5 +82,6 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         ("/credentials", set_credentials, "PUT"),
         ("/allowed-ips", set_allowed_ips, "PUT"),
         ("/access-key", set_access_key, "PUT"),
+        ("/version", set_version, "PUT"),
     ]
     return guarded_control_routes(routes, not_found=WhmcsApiError)

@@ -72,6 +72,11 @@ class ProductFields(BaseModel):
         default_factory=lambda: ["monthly"],
         description="the recurring cycles priced (in WHMCS's order, shortest first)",
     )
+    service_per_unit: bool = Field(
+        default=False,
+        description="'Allow Multiple Quantities: Yes - Multiple Services': a line of quantity "
+        "N makes N services",
+    )
 
 
 class NewProduct(ProductFields):
@@ -106,3 +111,7 @@ class OrderRecord(BaseModel):
     status: str
     notes: str
     services: list[ServiceRecord]
+
+
+class WhmcsVersion(BaseModel):
+    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")

@@ -27,6 +27,9 @@ from emulators.whmcs.records import (
 
 RECURRING_CYCLES = ("monthly", "quarterly", "semiannually", "annually", "biennially", "triennially")
 """WHMCS's recurring billing cycles, shortest first."""
+DEFAULT_VERSION = "8.13.1"
+QTY_SINCE = (8, 12)
+"""AddOrder's `qty[]` came with WHMCS 8.12 (8.12 release notes); before, it is ignored."""
 PAYMENT_METHODS = frozenset({"mailin", "banktransfer", "stripe", "paypal"})
 
 
@@ -78,10 +81,22 @@ class WhmcsState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tables = _Tables()
+        self.version = DEFAULT_VERSION
 
     def reset(self) -> None:
         with self._lock:
             self._tables = _Tables()
+            self.version = DEFAULT_VERSION
+
+    def set_version(self, version: str) -> None:
+        """The WHMCS version to behave as: `qty[]` is read from 8.12 on."""
+        with self._lock:
+            self.version = version
+
+    @property
+    def reads_quantities(self) -> bool:
+        major, minor = (int(part) for part in self.version.split(".")[:2])
+        return (major, minor) >= QTY_SINCE
 
     def add_client(self, new_client: NewClient) -> ClientRecord:
         """Create the client, or replace the one with the same chosen id."""
@@ -181,7 +196,7 @@ class WhmcsState:
             tables.client(draft.client_id, not_found="Client ID Not Found")
             lines = [line for line in draft.lines if line.product_id in tables.products]
             _check_order_draft(lines, draft.payment_method)
-            services = [_new_service(tables, line) for line in lines]
+            services = [service for line in lines for service in _new_services(tables, line)]
             order_id = tables.allocate_id("order")
             order = OrderRecord(
                 id=order_id,
@@ -230,15 +245,20 @@ def billing_cycle_of(product: ProductRecord, asked: str) -> str:
     return cycle if cycle in priced else priced[0]
 
 
-def _new_service(tables: _Tables, line: OrderLineDraft) -> ServiceRecord:
+def _new_services(tables: _Tables, line: OrderLineDraft) -> list[ServiceRecord]:
+    """One service of the line's quantity, or one per unit when the product says so."""
     product = tables.products[line.product_id]
-    return ServiceRecord(
-        id=tables.allocate_id("service"),
-        product_id=product.id,
-        product_name=product.name,
-        product_type=product.type,
-        billing_cycle=billing_cycle_of(product, line.billing_cycle),
-        quantity=line.quantity,
-        amount=product.price * line.quantity,
-        status="Pending",
-    )
+    count, quantity = (line.quantity, 1) if product.service_per_unit else (1, line.quantity)
+    return [
+        ServiceRecord(
+            id=tables.allocate_id("service"),
+            product_id=product.id,
+            product_name=product.name,
+            product_type=product.type,
+            billing_cycle=billing_cycle_of(product, line.billing_cycle),
+            quantity=quantity,
+            amount=product.price * quantity,
+            status="Pending",
+        )
+        for _ in range(count)
+    ]

@@ -268,10 +268,13 @@ def _add_order_params(request: AddOrderRequest) -> dict[str, str]:
     params = {"clientid": str(request.client_id), "paymentmethod": request.payment_method}
     if request.notes is not None:
         params["notes"] = request.notes
-    for index, line in enumerate(request.lines):
+    # One line per unit: `qty[]` exists only from WHMCS 8.12, and a product set to one
+    # service per unit then makes several services of a line ("AddOrder",
+    # https://developers.whmcs.com/api-reference/addorder/); `pid[]` lines work everywhere.
+    units = [line for line in request.lines for _ in range(line.quantity)]
+    for index, line in enumerate(units):
         params[f"pid[{index}]"] = str(line.product_id)
         params[f"billingcycle[{index}]"] = line.billing_cycle.lower()
-        params[f"qty[{index}]"] = str(line.quantity)
     # WHMCS reads these flags with PHP truthiness, where "false" is true: omit to say no.
     if request.no_invoice:
         params["noinvoice"] = "true"

@@ -70,7 +70,10 @@ def status(
         "runs": result.runs,
         "completed steps": ", ".join(result.completed_steps) or "-",
         "WHMCS order": result.whmcs_order_id or "-",
-        "WHMCS services": ", ".join(f"{k}={v}" for k, v in result.service_ids_by_item.items())
+        "WHMCS services": ", ".join(
+            f"{item}={','.join(map(str, services))}"
+            for item, services in result.service_ids_by_item.items()
+        )
         or "-",
         "last error": f"{error.code} {error.message} (at {error.step})" if error else "-",
         "waiting for retry": "yes" if result.waiting_for_retry else "no",

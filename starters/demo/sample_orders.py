@@ -16,6 +16,7 @@ from starters.demo.local_vendors import LocalVendors
 class SampleProduct:
     name: str
     billing_cycle: str | None = "Monthly"
+    quantity: int = 1
     in_whmcs: bool = True
     """False leaves `WH_Product_ID__c` empty, as an unmapped product is."""
 
@@ -65,7 +66,11 @@ async def create_sample_order(
     item_ids = [
         vendors.salesforce.create_record(
             "OrderItem",
-            {"OrderId": order["Id"], "Product2Id": _product2_id(vendors, product), "Quantity": 1.0},
+            {
+                "OrderId": order["Id"],
+                "Product2Id": _product2_id(vendors, product),
+                "Quantity": float(product.quantity),
+            },
         )["Id"]
         for product in spec.products
     ]

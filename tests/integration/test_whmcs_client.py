@@ -132,7 +132,7 @@ def post_api(emulator_url: str, form: list[tuple[str, str]]) -> dict[str, Any]:
     return body
 
 
-async def test_each_order_line_becomes_a_service(
+async def test_each_unit_of_an_order_line_becomes_a_service(
     whmcs: WhmcsClient, control: WhmcsEmulatorControl, seed: Seed
 ) -> None:
     result = await whmcs.add_order(order_request(seed))
@@ -140,10 +140,10 @@ async def test_each_order_line_becomes_a_service(
     [stored] = control.orders(seed.client_id)
     assert stored.id == result.order_id
     assert [service.id for service in stored.services] == result.service_ids
-    assert len(result.service_ids) == 2
     assert [(s.billing_cycle, s.quantity) for s in stored.services] == [
         ("monthly", 1),
-        ("annually", 2),
+        ("annually", 1),
+        ("annually", 1),
     ]
     assert (stored.status, stored.invoice_id, result.invoice_id) == ("Pending", 0, None)
 
@@ -640,6 +640,33 @@ async def test_add_order_leaves_out_unknown_products_and_bills_a_cycle_the_produ
         (seed.sim_product_id, "monthly"),
         (seed.voice_product_id, "semiannually"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("version", "service_per_unit"),
+    [("8.11.0", False), ("8.13.1", False), ("8.13.1", True)],
+    ids=["before qty", "qty, one service", "qty, one service per unit"],
+)
+async def test_a_quantity_becomes_one_service_per_unit_on_every_whmcs(
+    whmcs: WhmcsClient,
+    control: WhmcsEmulatorControl,
+    seed: Seed,
+    version: str,
+    service_per_unit: bool,
+) -> None:
+    """`qty[]` is read only from 8.12, and then makes one or several services depending on
+    the product: the client sends one line per unit, which means the same everywhere."""
+    control.set_version(version)
+    control.add_product("Multi-SIM", product_id=77, service_per_unit=service_per_unit)
+    request = order_request(seed).model_copy(
+        update={"lines": [OrderLine(product_id=77, billing_cycle="monthly", quantity=3)]}
+    )
+
+    created = await whmcs.add_order(request)
+
+    [stored] = control.orders(seed.client_id)
+    assert len(created.service_ids) == 3
+    assert [(service.product_id, service.quantity) for service in stored.services] == [(77, 1)] * 3
 
 
 async def test_get_products_names_the_cycles_each_product_is_sold_in(

@@ -113,9 +113,27 @@ async def test_happy_path_activates_order_and_writes_whmcs_ids(
         item = vendors.salesforce.get_record("OrderItem", item_id)
         assert item["WHMCS_Service_ID__c"] == str(service.id)
     assert result.service_ids_by_item == {
-        item_id: service.id
+        item_id: [service.id]
         for item_id, service in zip(order.item_ids, whmcs_order.services, strict=True)
     }
+
+
+async def test_an_item_of_quantity_two_gets_two_services(
+    provision: Provision, vendors: LocalVendors, integrations: Integrations
+) -> None:
+    spec = SampleOrderSpec(products=(SampleProduct("SIM", quantity=2), SampleProduct("Voice")))
+    order = await sample_order(vendors, integrations, spec)
+
+    result = await (await provision(order.order_id)).result()
+
+    [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
+    sims, voice = whmcs_order.services[:2], whmcs_order.services[2]
+    assert result.service_ids_by_item == {
+        order.item_ids[0]: [service.id for service in sims],
+        order.item_ids[1]: [voice.id],
+    }
+    item = vendors.salesforce.get_record("OrderItem", order.item_ids[0])
+    assert item["WHMCS_Service_ID__c"] == f"{sims[0].id},{sims[1].id}"
 
 
 async def test_happy_path_uses_two_salesforce_calls_and_sets_search_attributes(
