@@ -37,6 +37,11 @@ def _migration_files() -> list[tuple[str, str]]:
     return [(entry.name.removesuffix(".sql"), entry.read_text()) for entry in files]
 
 
+def migration_names() -> list[str]:
+    """The migrations this code brings, in order."""
+    return [name for name, _ in _migration_files()]
+
+
 async def apply_migrations(connection: AsyncConnection) -> list[str]:
     """Apply the migrations this database has not seen yet; return their names."""
     applied_now: list[str] = []

@@ -23,10 +23,12 @@ from emulators.core import EmulatorCore
 from emulators.salesforce.api_errors import ApiError, not_found, record_error
 from emulators.salesforce.api_usage import ApiUsage
 from emulators.salesforce.control_models import RecordErrorInjection
+from emulators.salesforce.describe import describe
 from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.records import Record, RecordStore
+from emulators.salesforce.schema import SOBJECT_TYPES
 
 API_PREFIX = "/services/data/v{version}"
 COMPOSITE_RECORD_LIMIT = 200
@@ -73,6 +75,11 @@ class RestApi:
                 methods=["PATCH"],
             ),
             Route(
+                f"{API_PREFIX}/sobjects/{{sobject}}/describe",
+                self._guarded("describe", self._describe),
+                methods=["GET"],
+            ),
+            Route(
                 f"{API_PREFIX}/composite/sobjects",
                 self._guarded("composite", self._composite),
                 methods=["PATCH"],
@@ -114,6 +121,13 @@ class RestApi:
     async def _query_more(self, request: Request) -> Response:
         locator = request.path_params["locator"]
         return JSONResponse(self._queries.more(locator, _api_path(request)))
+
+    async def _describe(self, request: Request) -> Response:
+        """ "sObject Describe" (see `emulators.salesforce.describe`)."""
+        sobject = SOBJECT_TYPES.get(request.path_params["sobject"])
+        if sobject is None:
+            raise not_found()
+        return JSONResponse(describe(sobject))
 
     async def _update(self, request: Request) -> Response:
         fields = await _json_body(request)

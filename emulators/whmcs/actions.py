@@ -134,6 +134,19 @@ def _accept_order(state: WhmcsState, form: PhpForm) -> Json:
     return {}
 
 
+def _cancel_order(state: WhmcsState, form: PhpForm) -> Json:
+    """Cancel a Pending order ("CancelOrder",
+    https://developers.whmcs.com/api-reference/cancelorder/)."""
+    state.cancel_order(_php_int(form.get("orderid")))
+    return {}
+
+
+def _whmcs_details(state: WhmcsState, form: PhpForm) -> Json:
+    """The installation's version ("WhmcsDetails",
+    https://developers.whmcs.com/api-reference/whmcsdetails/)."""
+    return {"whmcs": {"version": state.version, "canonicalversion": f"{state.version}-release.1"}}
+
+
 _ACTIONS: dict[str, ActionHandler] = {
     "GetClients": _get_clients,
     "GetPayMethods": _get_pay_methods,
@@ -141,6 +154,8 @@ _ACTIONS: dict[str, ActionHandler] = {
     "GetOrders": _get_orders,
     "AddOrder": _add_order,
     "AcceptOrder": _accept_order,
+    "CancelOrder": _cancel_order,
+    "WhmcsDetails": _whmcs_details,
 }
 
 

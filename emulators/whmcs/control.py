@@ -15,6 +15,7 @@ from emulators.whmcs.records import (
     ClientRecord,
     NewClient,
     NewProduct,
+    OrderNotes,
     OrderRecord,
     PayMethodFields,
     PayMethodRecord,
@@ -99,3 +100,8 @@ class WhmcsEmulatorControl(EmulatorControl):
         judged by the key instead of its IP."""
         payload = AccessKey(access_key=access_key).model_dump()
         self._http.put("/access-key", json=payload).raise_for_status()
+
+    def set_store_order_notes(self, store: bool) -> None:
+        """False: AddOrder drops its `notes`, so the exactly-once marker cannot be found."""
+        payload = OrderNotes(store=store).model_dump()
+        self._http.put("/order-notes", json=payload).raise_for_status()

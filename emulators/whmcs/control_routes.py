@@ -15,6 +15,7 @@ from emulators.whmcs.records import (
     ApiCredential,
     NewClient,
     NewProduct,
+    OrderNotes,
     PayMethodFields,
     WhmcsVersion,
 )
@@ -70,6 +71,10 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         access.set_access_key(AccessKey.model_validate(await request.json()).access_key)
         return Response(status_code=204)
 
+    async def set_order_notes(request: Request) -> Response:
+        state.set_store_order_notes(OrderNotes.model_validate(await request.json()).store)
+        return Response(status_code=204)
+
     client_path = "/clients/{client_id:int}"
     routes: list[tuple[str, Endpoint, str]] = [
         ("/clients", create_client, "POST"),
@@ -83,5 +88,6 @@ def whmcs_control_routes(state: WhmcsState, access: ApiAccess) -> list[Route]:
         ("/allowed-ips", set_allowed_ips, "PUT"),
         ("/access-key", set_access_key, "PUT"),
         ("/version", set_version, "PUT"),
+        ("/order-notes", set_order_notes, "PUT"),
     ]
     return guarded_control_routes(routes, not_found=WhmcsApiError)

@@ -115,3 +115,7 @@ class OrderRecord(BaseModel):
 
 class WhmcsVersion(BaseModel):
     version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+
+
+class OrderNotes(BaseModel):
+    store: bool = Field(description="False: AddOrder drops `notes` (the marker cannot work)")

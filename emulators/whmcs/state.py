@@ -82,11 +82,18 @@ class WhmcsState:
         self._lock = threading.Lock()
         self._tables = _Tables()
         self.version = DEFAULT_VERSION
+        self.store_order_notes = True
 
     def reset(self) -> None:
         with self._lock:
             self._tables = _Tables()
             self.version = DEFAULT_VERSION
+            self.store_order_notes = True
+
+    def set_store_order_notes(self, store: bool) -> None:
+        """False: AddOrder drops `notes`, as an installation that does not keep them would."""
+        with self._lock:
+            self.store_order_notes = store
 
     def set_version(self, version: str) -> None:
         """The WHMCS version to behave as: `qty[]` is read from 8.12 on."""
@@ -207,7 +214,7 @@ class WhmcsState:
                 payment_method=draft.payment_method,
                 invoice_id=tables.allocate_id("invoice") if draft.create_invoice else 0,
                 status="Pending",
-                notes=draft.notes,
+                notes=draft.notes if self.store_order_notes else "",
                 services=services,
             )
             tables.orders[order.id] = order
@@ -221,6 +228,15 @@ class WhmcsState:
             order.status = "Active"
             for service in order.services:
                 service.status = "Active"
+
+    def cancel_order(self, order_id: int) -> None:
+        with self._lock:
+            order = self._tables.orders.get(order_id)
+            if order is None or order.status != "Pending":
+                raise WhmcsApiError("Order ID not found or Status not Pending")
+            order.status = "Cancelled"
+            for service in order.services:
+                service.status = "Cancelled"
 
 
 def _searchable_text(client: ClientRecord) -> str:

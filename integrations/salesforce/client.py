@@ -122,6 +122,12 @@ class SalesforceClient:
         records: list[dict[str, Any]] = result["records"]
         return records
 
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The object's metadata, its `fields` included ("sObject Describe", REST API)."""
+        path = f"sobjects/{quote(sobject, safe='')}/describe"
+        answer = self._call("describe", lambda connection: connection.restful(path, method="GET"))
+        return answer if isinstance(answer, dict) else {}
+
     def update_record(self, sobject: str, record_id: str, fields: Mapping[str, FieldValue]) -> None:
         path = f"sobjects/{quote(sobject, safe='')}/{quote(record_id, safe='')}"
         self._call(

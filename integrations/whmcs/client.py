@@ -165,6 +165,18 @@ class WhmcsClient:
             invoice_id=int(body.get("invoiceid") or 0) or None,
         )
 
+    async def version(self) -> str:
+        """The installation's version ("WhmcsDetails",
+        https://developers.whmcs.com/api-reference/whmcsdetails/)."""
+        body = await self._call("WhmcsDetails", {})
+        details = body.get("whmcs")
+        return str(details.get("version", "")) if isinstance(details, dict) else ""
+
+    async def cancel_order(self, order_id: int) -> None:
+        """Cancel a Pending order ("CancelOrder",
+        https://developers.whmcs.com/api-reference/cancelorder/)."""
+        await self._call("CancelOrder", {"orderid": str(order_id), "noemail": "true"})
+
     async def accept_order(self, order_id: int) -> None:
         try:
             await self._call("AcceptOrder", {"orderid": str(order_id)})

@@ -18,6 +18,7 @@ from integrations.config import (
 from starters.cli.deploy import deploy_app
 from starters.cli.health import health
 from starters.cli.order import order_app
+from starters.cli.preflight import preflight
 from starters.cli.records import records_app
 from starters.cli.rotate import rotate_app
 from starters.cli.schedules import schedules_app
@@ -42,6 +43,7 @@ app.add_typer(rotate_app, name="rotate")
 app.add_typer(deploy_app, name="deploy")
 app.command("codec-server")(codec_server)
 app.command("health")(health)
+app.command("preflight")(preflight)
 
 
 @app.command()
