@@ -3,19 +3,83 @@ original subscriber used, so a migration keeps its place).
 
 Redis being down must not stop intake: the latest id is then kept in memory and written as
 soon as Redis answers again (the seed's "Redis down -> keep going" fallback).
+
+Only the bridge writes the key, and only the replay id of an event it handed over: a
+positive whole number, at most a Java long, as Salesforce's clients hold it ("Message
+Durability",
+https://developer.salesforce.com/docs/atlas.en-us.244.0.api_streaming.meta/api_streaming/using_streaming_api_durability.htm).
+-1 and -2 are subscription options ("new events only", "every retained event"), not ids of
+events, so they are never stored. Anything else found there (a person edited it, another
+program wrote it) is `UnusableReplayIdError`, which says what is wrong with the value.
 """
 
 from __future__ import annotations
 
+import re
+
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 log = structlog.get_logger(__name__)
+
+LARGEST_REPLAY_ID = 2**63 - 1
+"""Salesforce's CometD clients hold a replay id in a Java long."""
+_DIGITS = re.compile(rb"[0-9]+")
+_SHOWN_LENGTH = 40
+_SUBSCRIPTION_OPTIONS = {-1: "new events only", -2: "every retained event"}
 
 
 def replay_key(channel: str) -> str:
     return f"sf:pe:replay:{channel}"
+
+
+class UnusableReplayIdError(ValueError):
+    """What is stored under the replay id key is not the replay id of an event."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key} {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def parse_replay_id(value: bytes) -> int:
+    """The replay id stored as `value`; raises ValueError saying what is wrong with it."""
+    if not value:
+        raise ValueError("is empty")
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"is binary data, not text ({_shown(value)})") from None
+    shown = _shown(text)
+    negative = value.startswith(b"-")
+    digits = value[1:] if negative else value
+    if not _DIGITS.fullmatch(digits):
+        raise ValueError(f"is {shown}, not a whole number")
+    if negative:
+        option = _SUBSCRIPTION_OPTIONS.get(int(text)) if len(digits) == 1 else None
+        if option is not None:
+            raise ValueError(
+                f"is {text}, the subscription option for {option}, not the replay id of an "
+                "event (the bridge stores only those)"
+            )
+        raise ValueError(f"is {shown}, negative: replay ids of events are positive")
+    significant = digits.lstrip(b"0")
+    if len(significant) > len(str(LARGEST_REPLAY_ID)) or int(text) > LARGEST_REPLAY_ID:
+        raise ValueError(
+            f"is {shown}, larger than any replay id (the largest is {LARGEST_REPLAY_ID})"
+        )
+    if not significant:
+        raise ValueError("is 0, not the replay id of an event (they are positive)")
+    return int(text)
+
+
+def _shown(value: bytes | str) -> str:
+    """The value as a log line may show it: its start, and its length if it is cut."""
+    if len(value) <= _SHOWN_LENGTH:
+        return repr(value)
+    unit = "bytes" if isinstance(value, bytes) else "characters"
+    return f"{value[:_SHOWN_LENGTH]!r}... ({len(value)} {unit})"
 
 
 class ReplayIdStore:
@@ -27,16 +91,30 @@ class ReplayIdStore:
 
     async def load(self) -> int | None:
         """The stored replay id; the unsaved one in memory wins, being newer. Raises
+        `UnusableReplayIdError` when the key holds anything but an event's replay id, and
         `RedisError` when Redis cannot say whether an id is stored."""
         if self._unsaved is not None:
             return self._unsaved
         try:
             stored = await self._redis.get(self.key)
+        except ResponseError as error:
+            if str(error).startswith("WRONGTYPE"):
+                kind = await self._redis.type(self.key)
+                raise UnusableReplayIdError(
+                    self.key, f"holds a Redis {_text(kind)}, not a string value"
+                ) from None
+            self._note_redis_down(error)
+            raise
         except RedisError as error:
             self._note_redis_down(error)
             raise
         self._note_redis_up()
-        return int(stored) if stored is not None else None
+        if stored is None:
+            return None
+        try:
+            return parse_replay_id(stored if isinstance(stored, bytes) else stored.encode())
+        except ValueError as problem:
+            raise UnusableReplayIdError(self.key, str(problem)) from None
 
     async def forget(self) -> None:
         self._unsaved = None
@@ -71,3 +149,7 @@ class ReplayIdStore:
         if self._redis_down:
             log.info("Redis is back: replay id persisted", key=self.key)
         self._redis_down = False
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value

@@ -3,6 +3,11 @@
 Signal-with-start with USE_EXISTING: a duplicate or replayed request never makes a second
 workflow; for a Failed workflow that waits, the signal is a manual retry. How an order is
 retried (PROVISION_*) is the worker's setting, not the starter's.
+
+A closed run is started again (the default, ALLOW_DUPLICATE: a new approval after the last
+run ended); a caller that saw no closed run passes REJECT_DUPLICATE, so that a run closing
+meanwhile makes Temporal refuse the start (`WorkflowAlreadyStartedError`) rather than start a
+second run.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 
 from contracts.provisioning import (
@@ -37,6 +43,7 @@ async def request_provisioning(
     task_queue: str,
     event_id: str | None = None,
     idem_key: str | None = None,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
 ) -> WorkflowHandle[ProvisionOrder, ProvisionOrderResult]:
     if not is_record_id(order_id):
         raise InvalidOrderIdError(order_id)
@@ -46,6 +53,7 @@ async def request_provisioning(
         id=provision_workflow_id(order_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=id_reuse_policy,
         start_signal="retry",
         start_signal_args=[RetryRequest(event_id=event_id, reason="provisioning requested")],
         search_attributes=TypedSearchAttributes([SearchAttributePair(ORDER_ID, order_id)]),

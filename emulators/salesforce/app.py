@@ -11,7 +11,11 @@ from starlette.routing import Route
 from emulators.core import EmulatorCore
 from emulators.salesforce.api_usage import DEFAULT_API_LIMIT, ApiUsage
 from emulators.salesforce.clock import OrgClock
-from emulators.salesforce.cometd import DEFAULT_CONNECT_HOLD_SECONDS, CometdEndpoint
+from emulators.salesforce.cometd import (
+    DEFAULT_CONNECT_HOLD_SECONDS,
+    DEFAULT_RECONNECT_DEADLINE_SECONDS,
+    CometdEndpoint,
+)
 from emulators.salesforce.control_api import ControlApi
 from emulators.salesforce.event_bus import EventBus
 from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
@@ -41,7 +45,7 @@ class SalesforceEmulator:
         self.clock = OrgClock()
         self.events = EventBus(self.clock)
         self.cometd = CometdEndpoint(
-            self.core, self.issuer, self.events, hold_seconds=connect_hold_seconds
+            self.core, self.issuer, self.events, self.clock, hold_seconds=connect_hold_seconds
         )
         self._initial_api_limit = api_limit
         self._initial_batch_size = query_batch_size
@@ -64,6 +68,7 @@ class SalesforceEmulator:
         self.events.clear()
         self.clock.reset()
         self.cometd.hold_seconds = self._initial_connect_hold
+        self.cometd.reconnect_deadline_seconds = DEFAULT_RECONNECT_DEADLINE_SECONDS
 
     def asgi_app(self) -> Starlette:
         rest = RestApi(

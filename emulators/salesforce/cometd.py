@@ -2,7 +2,8 @@
 
 A request body is a JSON array of Bayeux messages; the answer is a JSON array holding the
 delivered events first, then one reply per message. What it acts out, as Salesforce
-documents it (Streaming API Developer Guide, "Handling Streaming API Errors"):
+documents it (Streaming API Developer Guide, "Handling Streaming API Errors",
+https://developer.salesforce.com/docs/atlas.en-us.260.0.api_streaming.meta/api_streaming/streaming_handling_errors.htm):
 
 - Every request carries `Authorization: Bearer <access token>` (or `OAuth <token>`). A
   handshake with a missing, expired or unknown token is answered HTTP 200 with
@@ -12,8 +13,23 @@ documents it (Streaming API Developer Guide, "Handling Streaming API Errors"):
 - A successful handshake sets the `BAYEUX_BROWSER` cookie. Later messages must carry it and
   the clientId issued with it, else `403::Unknown client` with advice `reconnect: handshake`
   (the answer to a client the server has forgotten, e.g. after `drop_clients`).
+- The reconnect deadline ("Clients and Timeouts",
+  https://developer.salesforce.com/docs/platform/api-streaming/guide/using-streaming-api-timeouts.html):
+  a client that does not come back within 40 s (`reconnect_deadline_seconds`) of a response
+  (events, a subscribe result, and so on) is forgotten, and its next message gets
+  `403::Unknown client`: it must handshake, subscribe and connect again. The time is the
+  org's clock, so a test moves it on (`advance_clock`) instead of waiting; a held
+  `/meta/connect` is the server's own wait and does not count.
 - `/meta/subscribe` takes `ext.replay {channel: id}`: -1 new events only (the default),
-  -2 every retained event, N the events after N, which must still be retained.
+  -2 every retained event, N the events after N, which must still be retained
+  ("Message Durability"), else `400::The replayId {N} you provided was invalid. ...`.
+- A subscription that continues from an event (the N it was given, then each event
+  delivered) needs that event retained for as long as it runs: once it is purged (72 h),
+  the next `/meta/connect` is refused with the same invalid-replay-id error. A subscribed
+  client can get it on `/meta/connect`, not only on `/meta/subscribe` (Salesforce Help
+  005321562, "CometD Subscribers May Lose Events and Receive Invalid ReplayId ...",
+  https://help.salesforce.com/s/articleView?id=005321562&language=en_US&type=1). No advice
+  comes with it (none is documented), so a client must recognise the error itself.
 - The first `/meta/connect` after a handshake is answered at once, as CometD servers do;
   later ones are held until an event arrives or the advice timeout (`hold_seconds`) passes.
 
@@ -29,8 +45,9 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -38,8 +55,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from emulators.core import EmulatorCore
+from emulators.salesforce.clock import OrgClock
 from emulators.salesforce.event_bus import (
     PLATFORM_EVENT_CHANNELS,
+    REPLAY_ALL,
     REPLAY_NEW,
     EventBus,
     InvalidReplayIdError,
@@ -50,6 +69,7 @@ from emulators.salesforce.oauth import JwtBearerIssuer
 
 BROWSER_COOKIE = "BAYEUX_BROWSER"
 DEFAULT_CONNECT_HOLD_SECONDS = 110.0
+DEFAULT_RECONNECT_DEADLINE_SECONDS = 40.0
 MISSING_TOKEN = "401::Request requires authentication"
 INVALID_TOKEN = "401::Authentication invalid"
 UNKNOWN_CLIENT = "403::Unknown client"
@@ -67,11 +87,29 @@ Message = dict[str, Any]
 class _Client:
     client_id: str
     browser_id: str
+    answered_at: datetime
+    """Org time of the last response to this client: the reconnect deadline runs from it."""
     positions: dict[str, int] = field(default_factory=dict)
     """Subscribed channel -> replay id of the last event delivered (or the start position)."""
+    continues_from_event: set[str] = field(default_factory=set)
+    """Channels whose position is an event's replay id (given in the subscription, or the
+    last event delivered): the subscription continues from that event, which must still be
+    retained; -1 and -2 name no event."""
     connected: bool = False
     dropped: bool = False
+    answering: int = 0
+    """Messages of this client being answered now (a held connect among them)."""
+    held: bool = False
+    """A `/meta/connect` of this client is being held."""
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def subscription_lost(self, bus: EventBus) -> InvalidReplayIdError | None:
+        """The invalid-replay-id error of a subscription whose event was purged, if any."""
+        for channel in sorted(self.continues_from_event):
+            position = self.positions.get(channel)
+            if position is not None and not bus.is_retained(channel, position):
+                return InvalidReplayIdError(position)
+        return None
 
 
 @dataclass
@@ -97,13 +135,17 @@ class CometdEndpoint:
         core: EmulatorCore,
         issuer: JwtBearerIssuer,
         bus: EventBus,
+        clock: OrgClock,
         *,
         hold_seconds: float = DEFAULT_CONNECT_HOLD_SECONDS,
+        reconnect_deadline_seconds: float = DEFAULT_RECONNECT_DEADLINE_SECONDS,
     ) -> None:
         self._core = core
         self._issuer = issuer
         self._bus = bus
+        self._clock = clock
         self.hold_seconds = hold_seconds
+        self.reconnect_deadline_seconds = reconnect_deadline_seconds
         self._clients: dict[str, _Client] = {}
         self._handlers: dict[str, Callable[[Message, _Exchange], Awaitable[list[Message]]]] = {
             "/meta/handshake": self._handshake,
@@ -122,6 +164,18 @@ class CometdEndpoint:
         for client in self._clients.values():
             _drop(client)
         self._clients.clear()
+
+    def clients(self) -> list[dict[str, Any]]:
+        """What the server knows of each client (for tests): whether a connect of it is held
+        now, and where each of its subscriptions stands."""
+        return [
+            {
+                "client_id": client.client_id,
+                "waiting": client.held,
+                "positions": dict(client.positions),
+            }
+            for client in self._clients.values()
+        ]
 
     async def _serve(self, request: Request) -> Response:
         version = request.path_params["version"]
@@ -174,7 +228,7 @@ class CometdEndpoint:
         if exchange.browser_id is None:
             exchange.browser_id = secrets.token_hex(16)
             exchange.issued_browser_id = True
-        client = _Client(_new_client_id(), exchange.browser_id)
+        client = _Client(_new_client_id(), exchange.browser_id, self._clock.now())
         self._clients[client.client_id] = client
         reply = _reply(
             message,
@@ -190,37 +244,55 @@ class CometdEndpoint:
 
     async def _subscribe(self, message: Message, exchange: _Exchange) -> list[Message]:
         client = self._client(message, exchange)
-        channel = _subscription(message)
-        if channel not in PLATFORM_EVENT_CHANNELS:
-            raise _RefusedError(
-                message,
-                f"400::The channel you requested to subscribe to does not exist {channel}",
-                subscription=channel,
+        with self._answering(client):
+            channel = _subscription(message)
+            if channel not in PLATFORM_EVENT_CHANNELS:
+                raise _RefusedError(
+                    message,
+                    f"400::The channel you requested to subscribe to does not exist {channel}",
+                    subscription=channel,
+                )
+            try:
+                replay_id = _replay_id(message, channel)
+                client.positions[channel] = self._bus.start_position(channel, replay_id)
+            except InvalidReplayIdError as error:
+                raise _RefusedError(message, str(error), subscription=channel) from None
+            if replay_id in (REPLAY_NEW, REPLAY_ALL):
+                client.continues_from_event.discard(channel)
+            else:
+                client.continues_from_event.add(channel)
+            reply = _reply(
+                message, clientId=client.client_id, subscription=channel, successful=True
             )
-        try:
-            client.positions[channel] = self._bus.start_position(
-                channel, _replay_id(message, channel)
-            )
-        except InvalidReplayIdError as error:
-            raise _RefusedError(message, str(error), subscription=channel) from None
-        return [_reply(message, clientId=client.client_id, subscription=channel, successful=True)]
+            return [reply]
 
     async def _unsubscribe(self, message: Message, exchange: _Exchange) -> list[Message]:
         client = self._client(message, exchange)
-        channel = _subscription(message)
-        client.positions.pop(channel, None)
-        return [_reply(message, clientId=client.client_id, subscription=channel, successful=True)]
+        with self._answering(client):
+            channel = _subscription(message)
+            client.positions.pop(channel, None)
+            client.continues_from_event.discard(channel)
+            reply = _reply(
+                message, clientId=client.client_id, subscription=channel, successful=True
+            )
+            return [reply]
 
     async def _connect(self, message: Message, exchange: _Exchange) -> list[Message]:
         client = self._client(message, exchange)
-        if client.connected:
-            await self._hold(client)
-        client.connected = True
-        if client.dropped:
-            raise _RefusedError(message, UNKNOWN_CLIENT, advice=_ADVICE_HANDSHAKE)
-        events = [event.message() for event in self._take_pending(client)]
-        reply = _reply(message, clientId=client.client_id, successful=True, advice=self._advice())
-        return [*events, reply]
+        with self._answering(client):
+            if client.connected:
+                await self._hold(client)
+            client.connected = True
+            if client.dropped:
+                raise _RefusedError(message, UNKNOWN_CLIENT, advice=_ADVICE_HANDSHAKE)
+            lost = client.subscription_lost(self._bus)
+            if lost is not None:
+                raise _RefusedError(message, str(lost), clientId=client.client_id)
+            events = [event.message() for event in self._take_pending(client)]
+            reply = _reply(
+                message, clientId=client.client_id, successful=True, advice=self._advice()
+            )
+            return [*events, reply]
 
     async def _disconnect(self, message: Message, exchange: _Exchange) -> list[Message]:
         client = self._client(message, exchange)
@@ -233,14 +305,42 @@ class CometdEndpoint:
         client = self._clients.get(str(message.get("clientId")))
         if client is None or client.browser_id != exchange.browser_id:
             raise _RefusedError(message, UNKNOWN_CLIENT, advice=_ADVICE_HANDSHAKE)
+        if self._missed_reconnect_deadline(client):
+            _drop(self._clients.pop(client.client_id))
+            raise _RefusedError(message, UNKNOWN_CLIENT, advice=_ADVICE_HANDSHAKE)
         return client
 
+    def _missed_reconnect_deadline(self, client: _Client) -> bool:
+        if client.answering:
+            return False
+        deadline = timedelta(seconds=self.reconnect_deadline_seconds)
+        return self._clock.now() - client.answered_at > deadline
+
+    @contextlib.contextmanager
+    def _answering(self, client: _Client) -> Iterator[None]:
+        """While a message of the client is answered the deadline does not run; it starts
+        again from the response."""
+        client.answering += 1
+        try:
+            yield
+        finally:
+            client.answering -= 1
+            client.answered_at = self._clock.now()
+
     async def _hold(self, client: _Client) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.hold_seconds):
-                while not client.dropped and not self._pending(client):
-                    client.wakeup.clear()
-                    await client.wakeup.wait()
+        client.held = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.hold_seconds):
+                    while (
+                        not client.dropped
+                        and not self._pending(client)
+                        and client.subscription_lost(self._bus) is None
+                    ):
+                        client.wakeup.clear()
+                        await client.wakeup.wait()
+        finally:
+            client.held = False
 
     def _pending(self, client: _Client) -> list[PublishedEvent]:
         pending = [
@@ -254,6 +354,7 @@ class CometdEndpoint:
         pending = self._pending(client)
         for event in pending:
             client.positions[event.channel] = event.replay_id
+            client.continues_from_event.add(event.channel)
         return pending
 
     def _wake_subscribers(self, channel: str) -> None:

@@ -76,6 +76,11 @@ class SalesforceEmulatorControl(EmulatorControl):
         """How long a CometD `/meta/connect` waits for events (Salesforce: 110 s)."""
         self._put_settings(OrgSettings(connect_hold_seconds=seconds))
 
+    def set_reconnect_deadline(self, seconds: float) -> None:
+        """How long (on the org's clock) a CometD client may take to come back after a
+        response before it is forgotten (Salesforce: 40 s)."""
+        self._put_settings(OrgSettings(reconnect_deadline_seconds=seconds))
+
     def publish_event(
         self, payload: Mapping[str, Any], channel: str = ORDER_PROVISION_CHANNEL
     ) -> int:
@@ -124,6 +129,12 @@ class SalesforceEmulatorControl(EmulatorControl):
 
     def clear_record_errors(self) -> None:
         self._http.delete("/record-errors").raise_for_status()
+
+    def cometd_clients(self) -> list[dict[str, Any]]:
+        """Each CometD client the org knows: `client_id`, `waiting` (a `/meta/connect` of it
+        is being held) and `positions` (channel -> the replay id its subscription is at)."""
+        clients: list[dict[str, Any]] = self.get("/cometd/clients")
+        return clients
 
     def drop_cometd_clients(self) -> None:
         """Forget every CometD client: their next message gets `403::Unknown client`."""

@@ -8,13 +8,16 @@ GET    /__emulator/records/{sobject}          every record of the type
 GET    /__emulator/records/{sobject}/{id}
 POST   /__emulator/sessions/expire            every access token becomes invalid
 GET    /__emulator/settings                   {"api_limit", "api_used", "query_batch_size",
-                                               "connect_hold_seconds"}
+                                               "connect_hold_seconds",
+                                               "reconnect_deadline_seconds"}
 PUT    /__emulator/settings                   OrgSettings (fields left out stay unchanged)
 POST   /__emulator/events                     EventPublication -> 201 the event as delivered
 GET    /__emulator/events?channel=/event/...  the retained events as delivered, oldest first
 POST   /__emulator/orders/{id}/approve        OrderApproval: what the approval button and the
                                               Flow do -> 201 the OrderProvisionRequested__e
 POST   /__emulator/clock/advance              ClockAdvance (ages the retained events)
+GET    /__emulator/cometd/clients             each CometD client: {"client_id", "waiting" (a
+                                              /meta/connect of it is held), "positions"}
 DELETE /__emulator/cometd/clients             forget every CometD client (403::Unknown client)
 POST   /__emulator/record-errors              RecordErrorInjection: refuse the next write(s)
 GET    /__emulator/record-errors              the injected record errors still pending
@@ -102,6 +105,7 @@ class ControlApi:
             _route(f"{CONTROL_PREFIX}/events", self._list_events, "GET"),
             _route(f"{CONTROL_PREFIX}/orders/{{order_id}}/approve", self._approve_order, "POST"),
             _route(f"{CONTROL_PREFIX}/clock/advance", self._advance_clock, "POST"),
+            _route(f"{CONTROL_PREFIX}/cometd/clients", self._list_cometd_clients, "GET"),
             _route(f"{CONTROL_PREFIX}/cometd/clients", self._drop_cometd_clients, "DELETE"),
             _route(f"{CONTROL_PREFIX}/record-errors", self._inject_record_error, "POST"),
             _route(f"{CONTROL_PREFIX}/record-errors", self._list_record_errors, "GET"),
@@ -158,6 +162,7 @@ class ControlApi:
                 "api_used": self._usage.used,
                 "query_batch_size": self._queries.batch_size,
                 "connect_hold_seconds": self._cometd.hold_seconds,
+                "reconnect_deadline_seconds": self._cometd.reconnect_deadline_seconds,
             }
         )
 
@@ -169,6 +174,8 @@ class ControlApi:
             self._queries.batch_size = settings.query_batch_size
         if settings.connect_hold_seconds is not None:
             self._cometd.hold_seconds = settings.connect_hold_seconds
+        if settings.reconnect_deadline_seconds is not None:
+            self._cometd.reconnect_deadline_seconds = settings.reconnect_deadline_seconds
         return Response(status_code=204)
 
     async def _publish_event(self, request: Request) -> Response:
@@ -204,6 +211,9 @@ class ControlApi:
         advance = ClockAdvance.model_validate_json(await request.body())
         self._clock.advance(timedelta(seconds=advance.seconds))
         return Response(status_code=204)
+
+    async def _list_cometd_clients(self, _: Request) -> Response:
+        return JSONResponse(self._cometd.clients())
 
     async def _drop_cometd_clients(self, _: Request) -> Response:
         self._cometd.drop_clients()

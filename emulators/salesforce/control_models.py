@@ -26,6 +26,12 @@ class OrgSettings(BaseModel):
     connect_hold_seconds: float | None = Field(
         default=None, gt=0, description="how long a CometD /meta/connect waits for events"
     )
+    reconnect_deadline_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long (org clock) a CometD client may take to come back after a "
+        "response before Salesforce forgets it (403::Unknown client); Salesforce: 40 s",
+    )
 
 
 class EventPublication(BaseModel):

@@ -1,7 +1,9 @@
 """Platform Events the org has published, retained for 72 hours, addressed by replay id.
 
 Replay ids are opaque to subscribers: each channel starts at a large random number and
-moves up by a random step, so a client that assumes contiguous ids fails in tests.
+moves up by a random step, so a client that assumes contiguous ids fails in tests
+(Streaming API Developer Guide, "Message Durability":
+https://developer.salesforce.com/docs/atlas.en-us.244.0.api_streaming.meta/api_streaming/using_streaming_api_durability.htm).
 """
 
 from __future__ import annotations
@@ -36,10 +38,17 @@ class UnknownChannelError(LookupError):
 
 
 class InvalidReplayIdError(ValueError):
+    """Salesforce's text, the id in literal braces, two spaces after "invalid.", as the
+    server sends it: "400::The replayId {1553783} you provided was invalid.  Please provide
+    a valid ID, -2 to replay all events, or -1 to replay only new events."
+    (https://github.com/forcedotcom/EMP-Connector/issues/14; the "Streaming API Error Codes"
+    table, https://developer.salesforce.com/docs/platform/api-streaming/guide/streaming-error-codes.html,
+    writes the braces as `{replay_id}`)."""
+
     def __init__(self, replay_id: object) -> None:
         super().__init__(
-            f"400::The replayId {replay_id} you provided was invalid.  Please provide a valid ID,"
-            " -2 to replay all events, or -1 to replay only new events."
+            f"400::The replayId {{{replay_id}}} you provided was invalid.  Please provide a"
+            " valid ID, -2 to replay all events, or -1 to replay only new events."
         )
 
 
@@ -126,9 +135,12 @@ class EventBus:
             return _BEFORE_EVERY_EVENT
         if replay_id == REPLAY_NEW:
             return self._last_replay_ids[channel]
-        if any(event.replay_id == replay_id for event in self.retained(channel)):
+        if self.is_retained(channel, replay_id):
             return replay_id
         raise InvalidReplayIdError(replay_id)
+
+    def is_retained(self, channel: str, replay_id: int) -> bool:
+        return any(event.replay_id == replay_id for event in self.retained(channel))
 
     def after(self, channel: str, position: int) -> list[PublishedEvent]:
         return [event for event in self.retained(channel) if event.replay_id > position]

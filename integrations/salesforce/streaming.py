@@ -10,10 +10,20 @@ with a handshake and a subscription from `replay_from()`:
 - Network errors, timeouts, HTTP 5xx/429, a failure advising `retry`: after a bounded
   exponential back-off.
 
+`403::Unknown client` is also how Salesforce answers a client that did not reconnect within
+40 s of a response (events, a subscribe result, ...): the server has forgotten it ("Clients
+and Timeouts",
+https://developer.salesforce.com/docs/platform/api-streaming/guide/using-streaming-api-timeouts.html),
+so a slow hand-over of a batch costs one handshake, never an event.
+
 Failures in a row back off too; a fresh login rejected again raises `StreamingError`, as
 does anything else unexpected; a login Salesforce refuses raises the `AuthenticationError`
-of `SalesforceAuth`. An invalid replay id raises `InvalidReplayIdError`, so the
-caller can fall back to replaying everything retained (-2).
+of `SalesforceAuth`. An invalid replay id raises `InvalidReplayIdError`, so the caller can
+fall back to replaying everything retained (-2): on `/meta/subscribe`, and on `/meta/connect`
+too, where a subscribed client gets it once the events its subscription continues from were
+purged (Salesforce Help 005321562,
+https://help.salesforce.com/s/articleView?id=005321562&language=en_US&type=1). The error
+comes without usable advice there, so it is recognised by its text before the advice is read.
 """
 
 from __future__ import annotations
@@ -40,7 +50,10 @@ BAYEUX_VERSION = "1.0"
 LONG_POLLING = "long-polling"
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
-_INVALID_REPLAY_ID = re.compile(r"400::The replayId .* you provided was invalid")
+_INVALID_REPLAY_ID = re.compile(r"400::The replayId \{?(-?\d+)?.*? you provided was invalid")
+"""Salesforce puts the id in braces: "400::The replayId {1553783} you provided was invalid.
+Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."
+(https://github.com/forcedotcom/EMP-Connector/issues/14)."""
 
 Message = dict[str, Any]
 
@@ -121,6 +134,8 @@ class _Session:
     token: SalesforceToken
     client_id: str
     advice: _Advice
+    replay_from: int = -1
+    """The replay id the subscription started from (set once subscribed)."""
 
 
 class CometdTransport:
@@ -177,10 +192,8 @@ class CometdTransport:
         }
         reply = _meta_reply(await self._exchange(session.token, [message]), "/meta/subscribe")
         if not reply.get("successful"):
-            error = str(reply.get("error") or "")
-            if _INVALID_REPLAY_ID.match(error):
-                raise InvalidReplayIdError(replay_id, error)
-            raise _failure(session.token, reply)
+            raise _invalid_replay_id(reply, replay_id) or _failure(session.token, reply)
+        session.replay_from = replay_id
         log.info("platform event subscription started", channel=channel, replay_from=replay_id)
         return session
 
@@ -219,7 +232,7 @@ class CometdTransport:
         )
         reply = _meta_reply(messages, "/meta/connect")
         if not reply.get("successful"):
-            raise _failure(session.token, reply)
+            raise _invalid_replay_id(reply, session.replay_from) or _failure(session.token, reply)
         session.advice = session.advice.updated(reply)
         if session.advice.reconnect == "none":
             raise StreamingError("Salesforce advised the CometD client not to reconnect")
@@ -269,6 +282,16 @@ def _meta_reply(messages: list[Message], channel: str) -> Message:
         if message.get("channel") == channel:
             return message
     raise _UnavailableError(f"no {channel} reply in the answer")
+
+
+def _invalid_replay_id(reply: Message, replay_from: int) -> InvalidReplayIdError | None:
+    """Salesforce's invalid-replay-id refusal, with the id it names (else `replay_from`)."""
+    error = str(reply.get("error") or "")
+    match = _INVALID_REPLAY_ID.match(error)
+    if match is None:
+        return None
+    named = match.group(1)
+    return InvalidReplayIdError(int(named) if named is not None else replay_from, error)
 
 
 def _failure(token: SalesforceToken, reply: Message) -> Exception:

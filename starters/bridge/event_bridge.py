@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 
 from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
 from integrations.redis_connection import redis_client
-from integrations.replay_store import ReplayIdStore
+from integrations.replay_store import ReplayIdStore, UnusableReplayIdError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
 from integrations.salesforce.streaming import (
     CometdTransport,
@@ -71,12 +71,22 @@ class EventBridge:
         log.info("Subscribing to Platform Events", channel=self._channel, replay_from=self.position)
 
     async def _stored_position(self) -> int | None:
-        """With Redis unreadable, -2: nothing tells which events were missed, and replaying
-        handled ones is harmless (LATEST would silently skip the missed ones)."""
+        """With Redis unreadable, or anything but an event's replay id stored, -2: nothing
+        tells which events were missed, and replaying handled ones is harmless (LATEST would
+        silently skip the missed ones)."""
         if self._store is None:
             return None
         try:
             return await self._store.load()
+        except UnusableReplayIdError as error:
+            log.error(
+                "Stored replay id unusable: replaying all retained events (-2); events "
+                "already handled are recognised by their workflow id",
+                channel=self._channel,
+                key=error.key,
+                problem=error.problem,
+            )
+            return REPLAY_ALL_RETAINED
         except RedisError as error:
             log.error(
                 "Stored replay id unreadable: replaying all retained events (-2); events "
@@ -102,11 +112,14 @@ class EventBridge:
                         return
                 return
             except InvalidReplayIdError as error:
+                # On /meta/subscribe (a stored id older than 72 h) or on /meta/connect (the
+                # subscription's event was purged while it ran): the same fallback.
                 log.error(
                     "Replay id no longer retained by Salesforce: replaying all retained events "
                     "(-2); events already handled are recognised by their workflow id",
                     channel=self._channel,
                     replay_id=error.replay_id,
+                    error=str(error),
                 )
                 self.position = REPLAY_ALL_RETAINED
 

@@ -3,11 +3,14 @@ order it names, and say how that went."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import structlog
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.provisioning import provision_workflow_id
@@ -45,6 +48,15 @@ def event_key(event: PlatformEvent) -> str:
     return event.event_uuid or f"{event.channel}:{event.replay_id}"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """The latest run of an order's workflow, as described before the event is handed over."""
+
+    run_id: str
+    status: WorkflowExecutionStatus | None
+    closed_at: datetime | None
+
+
 class ProvisionIntake:
     def __init__(self, client: Client, *, task_queue: str) -> None:
         self._client = client
@@ -55,6 +67,12 @@ class ProvisionIntake:
 
         A workflow that finished after the event was created has already handled it; any
         other event (re)starts or signals the workflow, whose id makes that idempotent.
+
+        Describing the workflow and then starting it are two calls, and a run may close in
+        between. Unless the event is to start a closed run again, the start rejects a
+        duplicate (REJECT_DUPLICATE): a run that closed meanwhile was running after the
+        event was created, so it handled the event, and Temporal refuses a second run
+        instead of starting one that would only find the order done.
         """
         order_id = _order_id(event)
         if order_id is None:
@@ -65,40 +83,53 @@ class ProvisionIntake:
                 order_id_value=repr(event.payload.get("OrderId__c")),
             )
             return IntakeOutcome.SKIPPED_BAD_EVENT
-        status, closed_at = await self._current_workflow(order_id)
+        seen = await self._latest_run(order_id)
         created_at = _created_at(event)
-        if closed_at is not None and created_at is not None and closed_at >= created_at:
-            log.info("Platform Event already handled", order_id=order_id, replay_id=event.replay_id)
-            return IntakeOutcome.ALREADY_DONE
+        if seen is not None and seen.closed_at is not None:
+            if created_at is not None and seen.closed_at >= created_at:
+                log.info(
+                    "Platform Event already handled", order_id=order_id, replay_id=event.replay_id
+                )
+                return IntakeOutcome.ALREADY_DONE
+            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        else:
+            reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         idem_key = event.payload.get("IdemKey__c")
-        await request_provisioning(
-            self._client,
-            order_id,
-            task_queue=self._task_queue,
-            event_id=event_key(event),
-            idem_key=idem_key if isinstance(idem_key, str) else None,
-        )
-        outcome = (
-            IntakeOutcome.ALREADY_RUNNING
-            if status == WorkflowExecutionStatus.RUNNING
-            else IntakeOutcome.STARTED
-        )
+        try:
+            handle = await request_provisioning(
+                self._client,
+                order_id,
+                task_queue=self._task_queue,
+                event_id=event_key(event),
+                idem_key=idem_key if isinstance(idem_key, str) else None,
+                id_reuse_policy=reuse,
+            )
+        except WorkflowAlreadyStartedError as closed:
+            log.info(
+                "Platform Event already handled",
+                order_id=order_id,
+                replay_id=event.replay_id,
+                run_id=closed.run_id,
+                reason="the run closed while the event was handed over",
+            )
+            return IntakeOutcome.ALREADY_DONE
+        running = seen is not None and seen.status == WorkflowExecutionStatus.RUNNING
+        outcome = IntakeOutcome.ALREADY_RUNNING if running else IntakeOutcome.STARTED
         log.info(
             "Platform Event enqueued for provisioning",
             order_id=order_id,
             replay_id=event.replay_id,
             outcome=outcome.value,
+            run_id=handle.result_run_id,
         )
         return outcome
 
-    async def _current_workflow(
-        self, order_id: str
-    ) -> tuple[WorkflowExecutionStatus | None, datetime | None]:
+    async def _latest_run(self, order_id: str) -> _Run | None:
         handle = self._client.get_workflow_handle(provision_workflow_id(order_id))
         try:
             description = await handle.describe()
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
-                return None, None
+                return None
             raise
-        return description.status, description.close_time
+        return _Run(description.run_id, description.status, description.close_time)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +20,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
@@ -54,6 +60,10 @@ TURN_LEASE_SECONDS = 120
 """How long a killed test run can keep the next one waiting; each test renews the lease."""
 TURN_WAIT_SECONDS = 240
 CONNECT_HOLD_SECONDS = 0.5
+SALESFORCE_HOLD_SECONDS = 110
+"""Salesforce holds a /meta/connect up to 110 s ("Clients and Timeouts")."""
+RECONNECT_DEADLINE_SECONDS = 40
+"""Salesforce forgets a CometD client that has not come back 40 s after a response."""
 QUIET_SECONDS = 10 * CONNECT_HOLD_SECONDS
 WORKFLOW_TIMEOUT_SECONDS = 30
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
@@ -70,6 +80,9 @@ UNAPPROVED = SampleOrderSpec(activation_status=None)
 NOT_ACKNOWLEDGED = "Temporal did not acknowledge the event; retrying, replay id not advanced"
 REPLAY_ID_NOT_RETAINED = "Replay id no longer retained by Salesforce"
 STORED_ID_UNREADABLE = "Stored replay id unreadable"
+STORED_ID_UNUSABLE = "Stored replay id unusable"
+ALREADY_HANDLED = "Platform Event already handled"
+ENQUEUED = "Platform Event enqueued for provisioning"
 REDIS_UNAVAILABLE = "Redis unavailable: replay id kept in memory until it is back"
 BAD_EVENT_SKIPPED = "Skipping Platform Event without a valid OrderId__c"
 CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
@@ -542,3 +555,233 @@ async def test_events_without_a_valid_order_id_are_skipped_and_passed(
     assert live.bridge.counts == {IntakeOutcome.SKIPPED_BAD_EVENT: 2, IntakeOutcome.STARTED: 1}
     assert live.handled == bad_events + good_event
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
+
+
+def held_at(salesforce: SalesforceEmulatorControl, replay_id: int) -> bool:
+    """Salesforce is holding a /meta/connect of a client subscribed up to `replay_id`."""
+    return any(
+        client["waiting"] and client["positions"] == {ORDER_PROVISION_CHANNEL: replay_id}
+        for client in salesforce.cometd_clients()
+    )
+
+
+async def test_an_invalid_replay_id_reported_on_connect_replays_all_retained_events_once(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    """The bridge kept polling while the event its subscription continues from aged out of
+    retention: Salesforce refuses the next /meta/connect with the invalid-replay-id error.
+    The bridge falls back as on a refused subscription: one error line, every retained event
+    (-2), the ones already handled recognised by their workflow id."""
+    handled_order, new_order = await unapproved_orders(vendors, integrations, 2)
+    vendors.salesforce.set_connect_hold(SALESFORCE_HOLD_SECONDS)
+    # No worker until the end, as in the retention test above: the clock jumps 73 h.
+    async with bridges.running() as live:
+        [handled] = approve(vendors, [handled_order])
+        await wait_until_handed_over(live, replay_store, handled)
+        await wait_until(
+            lambda: held_at(vendors.salesforce, handled), "Salesforce holds the bridge's connect"
+        )
+        [handled_run_id] = await current_run_ids(dev_env.client, [handled_order])
+
+        vendors.salesforce.advance_clock(hours=73)
+        retained = [*publish_duplicates(vendors, [handled_order]), *approve(vendors, [new_order])]
+        await wait_until_handed_over(live, replay_store, retained[-1])
+
+    [error] = log_lines(json_log, REPLAY_ID_NOT_RETAINED)
+    assert (error["level"], error["replay_id"]) == ("error", handled)
+    assert live.handled == [handled, *retained]
+    assert live.bridge.counts == {IntakeOutcome.STARTED: 2, IntakeOutcome.ALREADY_RUNNING: 1}
+    assert vendors.salesforce.call_counts()["handshake"] == 2
+    async with running_workers(
+        dev_env.client,
+        task_queue,
+        with_policies(integrations, provisioning=POLICY),
+        deployment_for(task_queue),
+    ):
+        orders = [handled_order, new_order]
+        assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+    assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
+    assert whmcs_order_counts(vendors, [handled_order, new_order]) == [1, 1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_nothing(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    """Temporal is away longer than Salesforce waits for a CometD client after a delivery
+    (40 s): the bridge keeps the event, hands it over when Temporal is back, then meets
+    `403::Unknown client`, handshakes again from the stored id and goes on."""
+    orders = await unapproved_orders(vendors, integrations, 3)
+    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
+        client = await Client.connect(
+            temporal.address,
+            namespace=dev_env.client.namespace,
+            data_converter=pydantic_data_converter,
+            retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
+        )
+        async with bridges.running(client=client) as live:
+            [first] = approve(vendors, orders[:1])
+            await wait_until_handed_over(live, replay_store, first)
+
+            await temporal.stop()
+            [delayed] = approve(vendors, orders[1:2])
+            await wait_until(
+                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
+                "the bridge holds the event Temporal did not acknowledge",
+            )
+            vendors.salesforce.advance_clock(seconds=RECONNECT_DEADLINE_SECONDS + 1)
+            await temporal.start()
+            await wait_until_handed_over(live, replay_store, delayed)
+
+            [after] = approve(vendors, orders[2:])
+            await wait_until_handed_over(live, replay_store, after)
+
+    assert live.handled == [first, delayed, after]
+    assert len(log_lines(json_log, CLIENT_FORGOTTEN)) == 1
+    assert vendors.salesforce.call_counts()["handshake"] == 2
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
+    assert whmcs_order_counts(vendors, orders) == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        pytest.param(b"not-a-replay-id", "is 'not-a-replay-id', not a whole number", id="word"),
+        pytest.param(
+            b"-1",
+            "is -1, the subscription option for new events only, not the replay id of an event"
+            " (the bridge stores only those)",
+            id="subscription-option",
+        ),
+        pytest.param(b"\xff\xfe\x00", r"is binary data, not text (b'\xff\xfe\x00')", id="binary"),
+    ],
+)
+async def test_an_unusable_stored_replay_id_replays_all_retained_events_once(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+    stored: bytes,
+    problem: str,
+) -> None:
+    """Someone edited the stored replay id: one error line naming the key and what is wrong,
+    then every retained event (-2), even with SF_EVENTS_REPLAY=LATEST (which would skip what
+    came while the bridge was down), the handled ones recognised by their workflow id; the
+    next acknowledged event's id replaces the value."""
+    handled_order, new_order = await unapproved_orders(vendors, integrations, 2)
+    async with bridges.running():  # no worker until the end: the first run stays open
+        [handled] = approve(vendors, [handled_order])
+        await wait_until_stored(replay_store, handled)
+    [handled_run_id] = await current_run_ids(dev_env.client, [handled_order])
+    await replay_store.set(REPLAY_KEY, stored)
+    [new] = approve(vendors, [new_order])
+
+    async with bridges.running(replay=ReplayMode.LATEST) as restarted:
+        await wait_until_handed_over(restarted, replay_store, new)
+
+    [error] = log_lines(json_log, STORED_ID_UNUSABLE)
+    assert (error["level"], error["key"], error["problem"]) == ("error", REPLAY_KEY, problem)
+    assert restarted.handled == [handled, new]
+    assert restarted.bridge.counts == {
+        IntakeOutcome.ALREADY_RUNNING: 1,
+        IntakeOutcome.STARTED: 1,
+    }
+    async with running_workers(
+        dev_env.client,
+        task_queue,
+        with_policies(integrations, provisioning=POLICY),
+        deployment_for(task_queue),
+    ):
+        orders = [handled_order, new_order]
+        assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
+    assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
+
+
+class RunClosesBeforeTheStart(Interceptor):
+    """Opens the intake's window: once armed, before the bridge's next start (or signal) of
+    the workflow reaches Temporal, `close_the_run` closes the run the bridge just described."""
+
+    def __init__(self, close_the_run: Callable[[], Awaitable[None]]) -> None:
+        self.close_the_run = close_the_run
+        self.armed = False
+        self.provoked = 0
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _ClosingTheRunFirst(next, self)
+
+
+class _ClosingTheRunFirst(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, race: RunClosesBeforeTheStart) -> None:
+        super().__init__(next)
+        self._race = race
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        if self._race.armed:
+            self._race.armed = False
+            await self._race.close_the_run()
+            self._race.provoked += 1
+        return await self.next.start_workflow(input)
+
+
+async def test_a_run_closing_between_describe_and_start_is_not_started_again(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+) -> None:
+    """A duplicate event finds the order's run still running; before its signal-with-start
+    reaches Temporal the run completes. The duplicate must not start a second run (which
+    would only find the order Activated), and the bridge logs and counts what happened: the
+    run handled the event, not "already running"."""
+    orders = await unapproved_orders(vendors, integrations, 1)
+
+    async def complete_the_run() -> None:
+        async with running_workers(
+            dev_env.client,
+            task_queue,
+            with_policies(integrations, provisioning=POLICY),
+            deployment_for(task_queue),
+        ):
+            await provisioning_results(dev_env.client, orders)
+
+    race = RunClosesBeforeTheStart(complete_the_run)
+    config = dev_env.client.config()
+    config["interceptors"] = [race]
+    client = Client(**config)
+    # No worker: the first run is still running when the duplicate is described.
+    async with bridges.running(client=client) as live:
+        [approval] = approve(vendors, orders)
+        await wait_until_handed_over(live, replay_store, approval)
+        [run_id] = await current_run_ids(dev_env.client, orders)
+        race.armed = True
+        [duplicate] = publish_duplicates(vendors, orders)
+        await wait_until_handed_over(live, replay_store, duplicate)
+
+    assert race.provoked == 1
+    assert await current_run_ids(dev_env.client, orders) == [run_id]
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
+    assert live.bridge.counts == {IntakeOutcome.STARTED: 1, IntakeOutcome.ALREADY_DONE: 1}
+    [handled] = log_lines(json_log, ALREADY_HANDLED)
+    assert (handled["replay_id"], handled["reason"]) == (
+        duplicate,
+        "the run closed while the event was handed over",
+    )
+    assert [line["outcome"] for line in log_lines(json_log, ENQUEUED)] == ["started"]
+    assert whmcs_order_counts(vendors, orders) == [1]

@@ -9,6 +9,7 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -23,11 +24,17 @@ from integrations.salesforce.streaming import (
     StreamingError,
 )
 from starters.demo.local_vendors import LocalVendors
+from tests.support.polling import wait_until
 
 CHANNEL = ORDER_PROVISION_CHANNEL
 REPLAY_NEW = -1
 REPLAY_ALL = -2
 HOLD_SECONDS = 0.3
+SALESFORCE_HOLD_SECONDS = 110
+"""Salesforce holds a /meta/connect up to 110 s ("Clients and Timeouts")."""
+RECONNECT_DEADLINE_SECONDS = 40
+"""Salesforce forgets a client that has not come back 40 s after a response (same page)."""
+CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
 BATCH_TIMEOUT_SECONDS = 5
 HANDSHAKE = {
     "channel": "/meta/handshake",
@@ -78,6 +85,19 @@ async def next_batch(batches: AsyncIterator[list[PlatformEvent]]) -> list[Platfo
 
 def replay_ids(batch: list[PlatformEvent]) -> list[int]:
     return [event.replay_id for event in batch]
+
+
+def invalid_replay_id_error(replay_id: int) -> str:
+    """Salesforce's text, the id in braces (https://github.com/forcedotcom/EMP-Connector/issues/14)."""
+    return (
+        f"400::The replayId {{{replay_id}}} you provided was invalid.  Please provide a valid"
+        " ID, -2 to replay all events, or -1 to replay only new events."
+    )
+
+
+def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]:
+    lines = (json.loads(line) for line in json_log.getvalue().splitlines())
+    return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
 
 
 async def test_replay_all_delivers_every_retained_event_in_order_in_one_batch(
@@ -280,10 +300,7 @@ async def test_a_replay_id_past_retention_raises_the_salesforce_error(
         await next_batch(transport.batches(CHANNEL, lambda: expired))
 
     assert raised.value.replay_id == expired
-    assert str(raised.value) == (
-        f"400::The replayId {expired} you provided was invalid.  Please provide a valid ID,"
-        " -2 to replay all events, or -1 to replay only new events."
-    )
+    assert str(raised.value) == invalid_replay_id_error(expired)
     assert [event["data"]["event"]["replayId"] for event in salesforce.list_events()] == [retained]
 
 
@@ -338,3 +355,67 @@ async def test_subscribing_to_an_unknown_channel_fails(
 ) -> None:
     with pytest.raises(StreamingError, match="does not exist /event/Unknown__e"):
         await next_batch(transport.batches("/event/Unknown__e", lambda: REPLAY_NEW))
+
+
+@pytest.mark.parametrize(
+    ("seconds_away", "handshakes"),
+    [
+        pytest.param(RECONNECT_DEADLINE_SECONDS - 1, 1, id="back-within-40s-keeps-its-session"),
+        pytest.param(RECONNECT_DEADLINE_SECONDS + 1, 2, id="back-after-40s-handshakes-again"),
+    ],
+)
+async def test_a_client_back_after_the_reconnect_deadline_resumes_from_the_acknowledged_id(
+    salesforce: SalesforceEmulatorControl,
+    transport: CometdTransport,
+    json_log: io.StringIO,
+    seconds_away: int,
+    handshakes: int,
+) -> None:
+    """Salesforce forgets a client that does not reconnect within 40 s of a delivery (the
+    consumer was slow to hand the batch over): `403::Unknown client`, then a new handshake
+    and a subscription from the acknowledged id. Within 40 s the session simply goes on."""
+    first = salesforce.publish_event({"OrderId__c": "8015g0000000001"})
+    acknowledged = Acknowledged(REPLAY_ALL)
+    batches = transport.batches(CHANNEL, acknowledged)
+    assert replay_ids(await next_batch(batches)) == [first]
+    acknowledged.replay_id = first
+
+    # The consumer takes its time with the batch: no CometD request meanwhile.
+    salesforce.advance_clock(seconds=seconds_away)
+    later = [salesforce.publish_event({"OrderId__c": "8015g0000000002"}) for _ in "23"]
+
+    assert replay_ids(await next_batch(batches)) == later
+    assert salesforce.call_counts()["handshake"] == handshakes
+    assert len(log_lines(json_log, CLIENT_FORGOTTEN)) == handshakes - 1
+
+
+async def test_an_invalid_replay_id_reported_on_connect_raises_and_replaying_all_recovers(
+    salesforce: SalesforceEmulatorControl, transport: CometdTransport
+) -> None:
+    """A subscription continues from the last event delivered; once Salesforce has purged
+    that event (72 h) while the client kept polling, the next /meta/connect is refused with
+    the invalid-replay-id error, as a subscription would be. Replaying every retained event
+    (-2), the caller's fallback, then hands over each later event once, in order."""
+    salesforce.set_connect_hold(SALESFORCE_HOLD_SECONDS)
+    first = salesforce.publish_event({"OrderId__c": "8015g0000000001"})
+    batches = transport.batches(CHANNEL, lambda: REPLAY_ALL)
+    assert replay_ids(await next_batch(batches)) == [first]
+    polling = asyncio.ensure_future(anext(batches))
+    await wait_until(
+        lambda: any(
+            client["waiting"] and client["positions"] == {CHANNEL: first}
+            for client in salesforce.cometd_clients()
+        ),
+        "Salesforce holds the client's /meta/connect",
+    )
+
+    salesforce.advance_clock(hours=73)
+    later = [salesforce.publish_event({"OrderId__c": "8015g0000000002"}) for _ in "23"]
+
+    with pytest.raises(InvalidReplayIdError) as raised:
+        async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
+            await polling
+    assert raised.value.replay_id == first
+    assert str(raised.value) == invalid_replay_id_error(first)
+    assert salesforce.call_counts()["handshake"] == 1
+    assert replay_ids(await next_batch(transport.batches(CHANNEL, lambda: REPLAY_ALL))) == later
