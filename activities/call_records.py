@@ -32,8 +32,11 @@ class CallRecordsActivities:
     def import_file(self, request: ImportFileRequest) -> ImportedFile:
         """Download and load one file, heartbeating the bytes read; replaces its month.
 
-        A retried attempt (another worker, after a missed heartbeat) starts the file again:
-        the staging of a failed attempt was rolled back with its transaction.
+        The file is read only once it looked the same twice SFTP_STABLE_FOR apart (the wait
+        heartbeats 0 bytes read); one still being uploaded fails as REMOTE_FILE_MISSING, so
+        the workflow looks again later. A retried attempt (another worker, after a missed
+        heartbeat) starts the file again: the staging of a failed attempt was rolled back
+        with its transaction.
         """
         if self._sftp is None:
             raise SftpNotConfiguredError()

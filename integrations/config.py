@@ -384,7 +384,16 @@ class SftpSettings(_Settings):
         description="host keys the server must match; unknown or changed keys are refused",
     )
     timeout: Duration = Field(default=timedelta(seconds=30), description="connect/read timeout")
-    remote_dir: str = Field(default=".", description="directory holding the detail files")
+    remote_dir: str = Field(
+        default=".",
+        description="directory holding the detail files (relative: from the login directory)",
+    )
+    stable_for: Duration = Field(
+        default=timedelta(seconds=60),
+        ge=timedelta(0),
+        description="a file is loaded only when its size and modification time are the same "
+        "at two looks this far apart (it may still be uploading)",
+    )
     prefetch_requests: int = Field(
         default=256, ge=1, description="concurrent 32 KiB read requests while downloading"
     )

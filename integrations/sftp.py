@@ -1,14 +1,25 @@
 """SFTP client on paramiko: key authentication, host key verified against known_hosts (an
 unknown or changed host key is refused, never added), timeouts, prefetching reads.
 
+Files are looked for in SFTP_REMOTE_DIR (relative: from the login directory). A file that is
+not there, or whose directory is not there, is RemoteFileMissingError, and so is one still
+being uploaded: the MVNO publishes no completion marker or temporary name, so a file counts
+as complete only when its size and modification time are the same at two looks
+SFTP_STABLE_FOR apart (`complete_file`).
+
 Synchronous (paramiko is): the activities using it run in a thread. Errors are the typed
 integration errors, so the activity layer maps them to retry decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import posixpath
+import stat
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import paramiko
@@ -18,14 +29,39 @@ from integrations.errors import AuthenticationError, BusinessError, TransientErr
 from integrations.secrets.material import ssh_private_key
 from integrations.secrets.provider import CredentialSource
 
+KEEPALIVE_EVERY = timedelta(seconds=10)
+"""While waiting SFTP_STABLE_FOR, `keepalive` is called at least this often (heartbeats)."""
+
 
 class RemoteFileMissingError(BusinessError):
-    """The file is not (yet) on the server: the caller decides to wait, not to retry. Its class
-    name is the failure type ImportCallRecords recognises (REMOTE_FILE_MISSING)."""
+    """The file is not (yet) complete on the server: not there, its directory not there, or
+    still being uploaded. The caller decides to wait, not to retry. Its class name is the
+    failure type ImportCallRecords recognises (REMOTE_FILE_MISSING)."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__("ENOENT", f"{path} is not on the SFTP server")
+    def __init__(self, path: str, reason: str = "is not on the SFTP server") -> None:
+        super().__init__("ENOENT", f"{path} {reason}")
         self.path = path
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One look at a remote file."""
+
+    path: str
+    size: int
+    modified: int | None
+    """Modification time as the server reports it (SFTP v3: whole seconds since the epoch)."""
+
+
+def _describe_look(look: RemoteFile) -> str:
+    if look.modified is None:
+        return f"{look.size} bytes"
+    modified = datetime.fromtimestamp(look.modified, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{look.size} bytes modified {modified}"
+
+
+def _seconds(duration: timedelta) -> str:
+    return f"{duration.total_seconds():g} s"
 
 
 class HostKeyRejectedError(AuthenticationError):
@@ -45,19 +81,68 @@ class SftpSession:
         self._sftp = sftp
 
     def path(self, name: str) -> str:
-        directory = self._settings.remote_dir.rstrip("/")
-        return name if directory in ("", ".") else f"{directory}/{name}"
+        """`name` in SFTP_REMOTE_DIR, as sent to the server."""
+        directory = self._settings.remote_dir
+        return name if directory in ("", ".", "./") else posixpath.join(directory, name)
 
-    def size(self, name: str) -> int:
-        """The size of `name` in bytes; RemoteFileMissingError when it is not there."""
+    def look(self, name: str) -> RemoteFile:
+        """Size and modification time of `name`; RemoteFileMissingError when it is not there
+        (saying so when SFTP_REMOTE_DIR itself is missing)."""
         path = self.path(name)
         try:
             attributes = self._sftp.stat(path)
         except FileNotFoundError:
-            raise RemoteFileMissingError(path) from None
+            raise RemoteFileMissingError(path, self._missing_reason()) from None
         except (OSError, EOFError, paramiko.SSHException) as error:
             raise _transient(self._settings.host, error) from error
-        return attributes.st_size or 0
+        return RemoteFile(path, attributes.st_size or 0, attributes.st_mtime)
+
+    def complete_file(
+        self,
+        name: str,
+        sleep: Callable[[float], None] = time.sleep,
+        keepalive: Callable[[RemoteFile], None] = lambda look: None,
+    ) -> RemoteFile:
+        """`name` once it looked the same twice, SFTP_STABLE_FOR apart; RemoteFileMissingError
+        when it is missing or changed in between (still being uploaded). `keepalive` is called
+        with the first look at least every KEEPALIVE_EVERY while waiting."""
+        first = self.look(name)
+        left = self._settings.stable_for.total_seconds()
+        while left > 0:
+            keepalive(first)
+            step = min(left, KEEPALIVE_EVERY.total_seconds())
+            sleep(step)
+            left -= step
+        second = self.look(name)
+        self.check_unchanged(first, second, f"{_seconds(self._settings.stable_for)} later")
+        return second
+
+    def check_unchanged(self, before: RemoteFile, after: RemoteFile, when: str) -> None:
+        """RemoteFileMissingError "still being uploaded" unless `after` (a look at the same
+        file `when`) looks like `before`."""
+        if after != before:
+            raise RemoteFileMissingError(
+                before.path,
+                f"is still being uploaded to the SFTP server: {_describe_look(before)}, then "
+                f"{_describe_look(after)} {when}; it is loaded once it stays unchanged for "
+                f"SFTP_STABLE_FOR ({_seconds(self._settings.stable_for)})",
+            )
+
+    def _missing_reason(self) -> str:
+        directory = self._settings.remote_dir
+        if directory.rstrip("/") in ("", "."):
+            return "is not on the SFTP server"
+        try:
+            attributes = self._sftp.stat(directory)
+        except FileNotFoundError:
+            problem = "does not exist"
+        except (OSError, EOFError, paramiko.SSHException):
+            return "is not on the SFTP server"
+        else:
+            if attributes.st_mode is None or stat.S_ISDIR(attributes.st_mode):
+                return "is not on the SFTP server"
+            problem = "is not a directory"
+        return f"is not on the SFTP server: SFTP_REMOTE_DIR {directory} {problem} there"
 
     @contextmanager
     def open(self, name: str, size: int) -> Iterator[BinaryIO]:
@@ -66,7 +151,7 @@ class SftpSession:
         try:
             remote = self._sftp.open(path, "rb", bufsize=256 * 1024)
         except FileNotFoundError:
-            raise RemoteFileMissingError(path) from None
+            raise RemoteFileMissingError(path, self._missing_reason()) from None
         except (OSError, EOFError, paramiko.SSHException) as error:
             raise _transient(self._settings.host, error) from error
         with remote:

@@ -1,5 +1,12 @@
 """Streams one detail file from SFTP into PostgreSQL and swaps its month in atomically.
 
+Only a complete file is loaded: the MVNO publishes no completion marker or temporary name,
+so the file must look the same (size, modification time) at two looks SFTP_STABLE_FOR
+apart before it is read, and again after it was read (a file that changed meanwhile, or
+whose "malformed" last line was cut by an upload still going on, is still being uploaded),
+and it must not be empty (every file has its header); otherwise RemoteFileMissingError, and
+the workflow looks again later, as for a missing file.
+
 The bytes flow remote file (prefetched reads) -> sha256 -> blocks of whole lines -> CP932
 decode and check (copy_rows.py) -> COPY into a new staging table, a block at a time, so
 memory stays flat whatever the file size. In the same transaction the staging table gets
@@ -26,7 +33,7 @@ from integrations.call_records.format import TABLES, TIME_COLUMN, MalformedRecor
 from integrations.config import DatabaseSettings, SftpSettings
 from integrations.errors import BusinessError, TransientError
 from integrations.secrets.provider import CredentialSource
-from integrations.sftp import connect
+from integrations.sftp import RemoteFileMissingError, connect
 
 PROGRESS_EVERY_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
@@ -178,17 +185,25 @@ def import_month_file(
     month: str,
     progress: Progress = lambda read, size: None,
     private_key: CredentialSource | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ImportedFile:
     """Replace `month` (YYYYMM) of `kind` with the SFTP file's records; return what was read.
 
-    RemoteFileMissingError when the file is not there yet, MalformedFileError (nothing
-    changed) for a bad line, TransientError for connection trouble (nothing changed).
+    RemoteFileMissingError when the file (or SFTP_REMOTE_DIR) is not there yet or is still
+    being uploaded, MalformedFileError (nothing changed) for a bad line, TransientError for
+    connection trouble (nothing changed). `progress` is also called with (0, size) while
+    waiting SFTP_STABLE_FOR (with `sleep`) between the two looks.
     """
-    started = time.monotonic()
     name = file_name(kind, month)
     partition = _MonthPartition(kind, month)
     with connect(sftp, private_key) as session:
-        size = session.size(name)
+        complete = session.complete_file(name, sleep, lambda look: progress(0, look.size))
+        if complete.size == 0:  # a detail file always has its header: an upload not begun
+            raise RemoteFileMissingError(
+                complete.path, "is empty on the SFTP server (an upload not yet begun?)"
+            )
+        started = time.monotonic()
+        size = complete.size
         with psycopg.connect(database.url) as connection, connection.cursor() as cursor:
             partition.create_staging(cursor)
             with session.open(name, size) as remote:
@@ -196,7 +211,9 @@ def import_month_file(
                 try:
                     rows = _copy_rows(cursor, partition.staging, kind, month, reader, name)
                 except MalformedRecordError as error:
+                    session.check_unchanged(complete, session.look(name), "while it was read")
                     raise MalformedFileError(error) from None
+            session.check_unchanged(complete, session.look(name), "after it was read")
             if reader.bytes_read != size:
                 raise TransientError(
                     "ESFTP", f"{name}: read {reader.bytes_read} of {size} bytes; file changed?"

@@ -140,6 +140,36 @@ async def test_waits_for_missing_file_then_imports_it(
 
 
 @pytest.mark.usefixtures("worker")
+async def test_file_still_being_uploaded_is_imported_only_once_complete(
+    env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator, database: DatabaseSettings
+) -> None:
+    """The talk file grows at each look (an upload going on): the first attempt sees it
+    grow, fails as a missing file, and the workflow looks again after its timer."""
+    upload = sftp.put_partial(RecordKind.TALK, MONTH, rows=3000, seed=9, parts=3, grow_on_look=True)
+    sftp.put_generated(RecordKind.SMS, MONTH, rows=10)
+
+    handle = await _start(env, task_queue)
+    result = await handle.result()
+
+    talk = result.files[0]
+    assert (talk.rows, talk.size_bytes, talk.sha256) == (3000, upload.size, upload.sha256())
+    assert (await handle.query(ImportCallRecords.status)).checks == 3
+    failures = [
+        event.activity_task_failed_event_attributes.failure.message
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_failed_event_attributes")
+    ]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"records/{talk.file} is still being uploaded")
+    with psycopg.connect(database.url) as connection:
+        imports = connection.execute(
+            b"SELECT file, size_bytes, sha256 FROM call_record_imports WHERE kind = 'talk'"
+        ).fetchall()
+    assert imports == [(talk.file, upload.size, upload.sha256())]
+    assert _count(database, "call_records_talk") == 3000
+
+
+@pytest.mark.usefixtures("worker")
 async def test_gives_up_clearly_after_the_deadline(
     env: WorkflowEnvironment, task_queue: str, sftp: SftpEmulator
 ) -> None:
