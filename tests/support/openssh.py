@@ -69,7 +69,9 @@ class OpenSshServer:
     authorized_keys_path: Path
     known_hosts_path: Path
 
-    def settings(self, timeout: timedelta = timedelta(seconds=10)) -> SftpSettings:
+    def settings(
+        self, timeout: timedelta = timedelta(seconds=10), stable_for: timedelta = timedelta(0)
+    ) -> SftpSettings:
         return SftpSettings(
             host=LOCALHOST,
             port=self.port,
@@ -78,6 +80,7 @@ class OpenSshServer:
             known_hosts_path=self.known_hosts_path,
             remote_dir=str(self.files),
             timeout=timeout,
+            stable_for=stable_for,
         )
 
     def trust_host_key(self, public_key: str) -> None:

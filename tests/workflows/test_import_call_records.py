@@ -31,13 +31,14 @@ from integrations.config import DatabaseSettings
 from tests.conftest import SaveHistory
 from tests.support.polling import wait_until
 from tests.support.temporal import deployment_for, workflow_environment
+from tests.support.worker_policies import with_policies
 from workers.dependencies import Integrations
 from workers.worker import running_workers
 from workflows.import_call_records import ImportCallRecords
 from workflows.import_call_records_scheduled import ScheduledCallRecordsImport
 
 MONTH = "202609"
-POLICY = RecordsPolicy(
+POLICY = RecordsPolicy(  # set on the worker, as RECORDS_* are
     check_interval=timedelta(hours=1), wait_deadline=timedelta(hours=5), import_attempts=3
 )
 
@@ -62,7 +63,8 @@ async def worker(
     database: DatabaseSettings,
 ) -> AsyncIterator[None]:
     with_sftp = dataclasses.replace(
-        integrations, call_records=CallRecordsActivities(sftp.settings(), database)
+        with_policies(integrations, records=POLICY),
+        call_records=CallRecordsActivities(sftp.settings(), database),
     )
     async with running_workers(env.client, task_queue, with_sftp, deployment_for(task_queue)):
         yield
@@ -71,7 +73,7 @@ async def worker(
 async def _start(env: WorkflowEnvironment, task_queue: str) -> Handle:
     return await env.client.start_workflow(
         ImportCallRecords.run,
-        ImportCallRecordsInput(month=MONTH, policy=POLICY),
+        ImportCallRecordsInput(month=MONTH),
         id=f"{call_records_workflow_id(MONTH)}-{uuid.uuid4().hex[:6]}",
         task_queue=task_queue,
     )
@@ -225,7 +227,7 @@ async def _run_daily(env: WorkflowEnvironment, task_queue: str, months_behind: i
     """One run of what the `call-records-daily` schedule starts."""
     return await env.client.start_workflow(
         ScheduledCallRecordsImport.run,
-        ScheduledCallRecordsImportInput(months_behind=months_behind, policy=POLICY),
+        ScheduledCallRecordsImportInput(months_behind=months_behind),
         id=f"call-records-daily-{uuid.uuid4().hex[:6]}",
         task_queue=task_queue,
     )
