@@ -17,6 +17,7 @@ from emulators.salesforce.cometd import (
     CometdEndpoint,
 )
 from emulators.salesforce.control_api import ControlApi
+from emulators.salesforce.describe import FieldDefinitions
 from emulators.salesforce.event_bus import EventBus
 from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer, token_response
@@ -42,6 +43,7 @@ class SalesforceEmulator:
         self.queries = QueryEngine(self.records, query_batch_size)
         self.usage = ApiUsage(api_limit)
         self.record_errors = RecordErrors()
+        self.field_definitions = FieldDefinitions()
         self.clock = OrgClock()
         self.events = EventBus(self.clock)
         self.cometd = CometdEndpoint(
@@ -61,6 +63,7 @@ class SalesforceEmulator:
         """
         self.records.clear()
         self.record_errors.clear()
+        self.field_definitions.clear()
         self.queries.clear()
         self.queries.batch_size = self._initial_batch_size
         self.usage.used = 0
@@ -72,7 +75,13 @@ class SalesforceEmulator:
 
     def asgi_app(self) -> Starlette:
         rest = RestApi(
-            self.core, self.issuer, self.records, self.queries, self.usage, self.record_errors
+            self.core,
+            self.issuer,
+            self.records,
+            self.queries,
+            self.usage,
+            self.record_errors,
+            self.field_definitions,
         )
         control = ControlApi(
             self.issuer,
@@ -91,6 +100,7 @@ class SalesforceEmulator:
                 *self.cometd.routes(),
                 *self.core.control_routes(self.reset),
                 *control.routes(),
+                *self.field_definitions.control_routes(),
             ]
         )
 

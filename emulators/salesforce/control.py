@@ -17,6 +17,7 @@ from emulators.salesforce.control_models import (
     RecordErrorCode,
     RecordErrorInjection,
 )
+from emulators.salesforce.describe import FieldChange
 from emulators.salesforce.event_bus import ORDER_PROVISION_CHANNEL
 from emulators.salesforce.oauth import certificate_fingerprint
 
@@ -126,6 +127,22 @@ class SalesforceEmulatorControl(EmulatorControl):
             times=times,
         )
         self.post("/record-errors", injection.model_dump(mode="json"))
+
+    def change_field(
+        self,
+        sobject: str,
+        field: str,
+        *,
+        exists: bool = True,
+        updateable: bool | None = None,
+        length: int | None = None,
+    ) -> None:
+        """Describe `field` differently until the next reset: absent from the org, read-only
+        for the integration user, or of another length."""
+        change = FieldChange(
+            sobject=sobject, field=field, exists=exists, updateable=updateable, length=length
+        )
+        self._http.put("/describe/fields", json=change.model_dump()).raise_for_status()
 
     def clear_record_errors(self) -> None:
         self._http.delete("/record-errors").raise_for_status()

@@ -12,8 +12,15 @@ Text(80), "Salesforce error codes" in docs/runbook-provisioning.md).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulators.core import CONTROL_PREFIX
 from emulators.salesforce.schema import SObjectType
 
 _TEXT_LENGTHS: dict[str, int] = {
@@ -43,14 +50,64 @@ _TYPES: dict[str, str] = {
 }
 
 
-def describe(sobject: SObjectType) -> dict[str, Any]:
-    return {
-        "name": sobject.name,
-        "keyPrefix": sobject.key_prefix,
-        "custom": False,
-        "updateable": True,
-        "fields": [_field(sobject, name) for name in sorted(sobject.fields)],
-    }
+class FieldChange(BaseModel):
+    """How this org's field differs from the schema (a test's broken org setup)."""
+
+    sobject: str
+    field: str
+    exists: bool = Field(default=True, description="False: the field is not in this org")
+    updateable: bool | None = Field(default=None, description="e.g. False: read-only FLS")
+    length: int | None = Field(default=None, ge=0)
+
+
+class FieldDefinitions:
+    """The changes to the schema's fields describe answers with; none after a reset."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes: dict[tuple[str, str], FieldChange] = {}
+
+    def change(self, change: FieldChange) -> None:
+        with self._lock:
+            self._changes[(change.sobject, change.field)] = change
+
+    def clear(self) -> None:
+        with self._lock:
+            self._changes.clear()
+
+    def describe(self, sobject: SObjectType) -> dict[str, Any]:
+        with self._lock:
+            changes = {
+                field: change
+                for (name, field), change in self._changes.items()
+                if name == sobject.name
+            }
+        fields = []
+        for name in sorted(sobject.fields):
+            described = _field(sobject, name)
+            change = changes.get(name)
+            if change is not None:
+                if not change.exists:
+                    continue
+                if change.updateable is not None:
+                    described["updateable"] = change.updateable
+                if change.length is not None:
+                    described["length"] = change.length
+            fields.append(described)
+        return {
+            "name": sobject.name,
+            "keyPrefix": sobject.key_prefix,
+            "custom": False,
+            "updateable": True,
+            "fields": fields,
+        }
+
+    def control_routes(self) -> list[Route]:
+        async def change_field(request: Request) -> Response:
+            self.change(FieldChange.model_validate(await request.json()))
+            return Response(status_code=204)
+
+        return [Route(f"{CONTROL_PREFIX}/describe/fields", change_field, methods=["PUT"])]
 
 
 def _field(sobject: SObjectType, name: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from emulators.core import EmulatorCore
 from emulators.salesforce.api_errors import ApiError, not_found, record_error
 from emulators.salesforce.api_usage import ApiUsage
 from emulators.salesforce.control_models import RecordErrorInjection
-from emulators.salesforce.describe import describe
+from emulators.salesforce.describe import FieldDefinitions
 from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer
 from emulators.salesforce.query import QueryEngine
@@ -52,6 +52,7 @@ class RestApi:
         queries: QueryEngine,
         usage: ApiUsage,
         record_errors: RecordErrors,
+        field_definitions: FieldDefinitions | None = None,
     ) -> None:
         self._core = core
         self._issuer = issuer
@@ -59,6 +60,7 @@ class RestApi:
         self._queries = queries
         self._usage = usage
         self._record_errors = record_errors
+        self._field_definitions = field_definitions or FieldDefinitions()
 
     def routes(self) -> list[Route]:
         return [
@@ -127,7 +129,7 @@ class RestApi:
         sobject = SOBJECT_TYPES.get(request.path_params["sobject"])
         if sobject is None:
             raise not_found()
-        return JSONResponse(describe(sobject))
+        return JSONResponse(self._field_definitions.describe(sobject))
 
     async def _update(self, request: Request) -> Response:
         fields = await _json_body(request)

@@ -115,6 +115,39 @@ def test_an_audience_salesforce_refuses_fails_the_login_with_its_fix(
     assert check(report, "whmcs", "GetOrders allowed")["status"] == "pass"  # not stopped
 
 
+def test_a_missing_and_a_read_only_field_are_named(
+    environment: dict[str, str], vendors: LocalVendors
+) -> None:
+    vendors.salesforce.change_field("Product2", "Billing_Cycle__c", exists=False)
+    vendors.salesforce.change_field("OrderItem", "WHMCS_Service_ID__c", updateable=False)
+
+    status, report, _ = preflight()
+
+    assert status == 1
+    assert failures(report) == {
+        ("salesforce", "Product2 fields"),
+        ("salesforce", "OrderItem fields"),
+    }
+    assert "missing: Billing_Cycle__c" in check(report, "salesforce", "Product2 fields")["detail"]
+    item_fields = check(report, "salesforce", "OrderItem fields")
+    assert "not updateable by the integration user: WHMCS_Service_ID__c" in item_fields["detail"]
+    assert "Edit" in item_fields["fix"]
+
+
+def test_an_error_code_field_too_short_for_salesforce_codes_is_named(
+    environment: dict[str, str], vendors: LocalVendors
+) -> None:
+    vendors.salesforce.change_field("Order", "Activation_Error_Code__c", length=20)
+
+    status, report, _ = preflight()
+
+    assert status == 1
+    assert failures(report) == {("salesforce", "Activation_Error_Code__c length")}
+    length = check(report, "salesforce", "Activation_Error_Code__c length")
+    assert "Activation_Error_Code__c is 20 long, needs 80" in length["detail"]
+    assert "Text(80)" in length["fix"]
+
+
 def test_an_action_the_api_role_denies_is_named_with_its_fix(
     environment: dict[str, str], vendors: LocalVendors
 ) -> None:
