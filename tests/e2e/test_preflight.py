@@ -226,6 +226,34 @@ def test_a_refused_freebit_login_is_named(
     assert not any(system != "freebit" for system, _ in failures(report))
 
 
+def test_an_invalid_auth_key_code_missing_from_the_setting_is_named(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FREEBIT_AUTH_KEY_REJECTED_CODES", "299")
+
+    status, report, _ = preflight()
+
+    assert status == 1
+    assert failures(report) == {("freebit", "invalid authKey code")}
+    result = check(report, "freebit", "invalid authKey code")
+    assert "not one of FREEBIT_AUTH_KEY_REJECTED_CODES (299)" in result["detail"]
+    assert "FREEBIT_AUTH_KEY_REJECTED_CODES" in result["fix"]
+
+
+def test_a_platform_event_channel_that_cannot_be_subscribed_is_named(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SF_PROVISION_EVENT_CHANNEL", "/event/NoSuchEvent__e")
+
+    status, report, _ = preflight()
+
+    assert status == 1
+    assert failures(report) == {("salesforce", "Platform Event channel")}
+    assert (
+        "SF_PROVISION_EVENT_CHANNEL" in check(report, "salesforce", "Platform Event channel")["fix"]
+    )
+
+
 def test_a_wrong_sftp_directory_fails_only_the_listing(
     environment: dict[str, str], sftp: SftpEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
