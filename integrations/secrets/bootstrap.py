@@ -9,8 +9,10 @@ with one line instead of failing the first vendor call.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from psycopg import AsyncConnection
 
@@ -26,6 +28,7 @@ from integrations.config import (
 )
 from integrations.database import apply_migrations
 from integrations.secrets.material import (
+    MalformedSecretError,
     WhmcsApiKey,
     rsa_key_fingerprint,
     ssh_fingerprint,
@@ -33,6 +36,13 @@ from integrations.secrets.material import (
 )
 from integrations.secrets.provider import StoredCredentials
 from integrations.secrets.store import SecretStore, SecretStoreError
+
+
+class _MalformedSeedError(ValueError):
+    """A seed setting is unreadable or malformed; the message never quotes its value."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -93,23 +103,54 @@ def bootstrap_secrets(store: SecretStore, seeds: SeedCredentials) -> list[Creden
                 )
                 bootstrapped += [kind] if added else []
             store.active_credential(kind)
+        except _MalformedSeedError as error:
+            raise ConfigurationError(f"configuration error: {error}") from None
         except (SecretStoreError, ValueError, OSError) as error:
             reason = error.message if isinstance(error, SecretStoreError) else str(error)
             raise ConfigurationError(f"configuration error: secret store: {reason}") from None
     return bootstrapped
 
 
+def _read_file(setting: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _MalformedSeedError(setting, f"cannot read {path}: {error.strerror}") from None
+
+
+def _one_token(setting: str, value: str) -> str:
+    """A credential copied with a line break or a space would fail at the vendor, later."""
+    if not value or value != value.strip() or any(c.isspace() for c in value):
+        raise _MalformedSeedError(setting, "empty or contains whitespace (a copied line break?)")
+    return value
+
+
 def _salesforce(settings: SalesforceSettings) -> Callable[[], _Initial]:
     def read() -> _Initial:
-        pem = settings.private_key_pem()
-        setting = "SF_PRIVATE_KEY_BASE64" if settings.private_key_base64 else "SF_PRIVATE_KEY_PATH"
-        return _Initial(setting, pem, fingerprint=rsa_key_fingerprint(pem))
+        if settings.private_key_base64 is not None:
+            setting = "SF_PRIVATE_KEY_BASE64"
+            encoded = settings.private_key_base64.get_secret_value()
+            try:
+                pem = base64.b64decode("".join(encoded.split()), validate=True)
+            except ValueError:
+                raise _MalformedSeedError(setting, "not valid base64") from None
+        else:
+            setting = "SF_PRIVATE_KEY_PATH"
+            assert settings.private_key_path is not None
+            pem = _read_file(setting, settings.private_key_path)
+        try:
+            fingerprint = rsa_key_fingerprint(pem)
+        except MalformedSecretError as error:
+            raise _MalformedSeedError(setting, str(error)) from None
+        return _Initial(setting, pem, fingerprint=fingerprint)
 
     return read
 
 
 def _whmcs(settings: WhmcsSettings) -> Callable[[], _Initial]:
     def read() -> _Initial:
+        _one_token("WHMCS_API_IDENTIFIER", settings.api_identifier.get_secret_value())
+        _one_token("WHMCS_API_SECRET", settings.api_secret.get_secret_value())
         key = WhmcsApiKey(identifier=settings.api_identifier, secret=settings.api_secret)
         return _Initial("WHMCS_API_IDENTIFIER/WHMCS_API_SECRET", key.to_bytes())
 
@@ -118,17 +159,20 @@ def _whmcs(settings: WhmcsSettings) -> Callable[[], _Initial]:
 
 def _freebit(settings: FreebitSettings) -> Callable[[], _Initial]:
     def read() -> _Initial:
-        return _Initial("FREEBIT_OEM_KEY", settings.oem_key.get_secret_value().encode())
+        key = _one_token("FREEBIT_OEM_KEY", settings.oem_key.get_secret_value())
+        return _Initial("FREEBIT_OEM_KEY", key.encode())
 
     return read
 
 
 def _sftp(settings: SftpSettings) -> Callable[[], _Initial]:
     def read() -> _Initial:
-        value = settings.private_key_path.read_bytes()
-        line = ssh_public_line(value, f"{settings.username}@portal-workflows v1")
-        return _Initial(
-            "SFTP_PRIVATE_KEY_PATH", value, fingerprint=ssh_fingerprint(line), public_material=line
-        )
+        setting = "SFTP_PRIVATE_KEY_PATH"
+        value = _read_file(setting, settings.private_key_path)
+        try:
+            line = ssh_public_line(value, f"{settings.username}@portal-workflows v1")
+        except MalformedSecretError as error:
+            raise _MalformedSeedError(setting, str(error)) from None
+        return _Initial(setting, value, fingerprint=ssh_fingerprint(line), public_material=line)
 
     return read

@@ -15,6 +15,7 @@ from integrations.config import (
     WorkerDeploymentSettings,
     load,
 )
+from integrations.startup import check_dependencies
 from starters.cli.deploy import deploy_app
 from starters.cli.health import health
 from starters.cli.order import order_app
@@ -55,7 +56,8 @@ def worker() -> None:
         deployment = deployment_config(load(WorkerDeploymentSettings))
         connections = settings.integrations
         ops = OpsEndpoint.for_worker()
-        client, temporal = await temporal_client()
+        startup = await check_dependencies(connections.database.url, connections.redis.url)
+        client, temporal = await temporal_client(startup)
         async with (
             open_integrations(settings) as integrations,
             ops.serving(client, connections.database, connections.redis.url),
@@ -76,7 +78,8 @@ def bridge() -> None:
             return
         redis = load(RedisSettings)
         ops = OpsEndpoint.for_bridge()
-        client, _ = await temporal_client()
+        startup = await check_dependencies(load(DatabaseSettings).url, redis.url)
+        client, _ = await temporal_client(startup)
         async with (
             ops.serving(client, load(DatabaseSettings), redis.url),
             configured_bridge(events, redis_url=redis.url) as event_bridge,

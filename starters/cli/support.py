@@ -26,6 +26,7 @@ from integrations.config import (
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
 from integrations.secrets.bootstrap import SeedCredentials, open_credentials
+from integrations.startup import STARTUP_EXIT_CODE, StartupError, StartupSettings, with_retry
 from integrations.temporal import client_config, connect
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -36,7 +37,8 @@ CONFIGURATION_EXIT_CODE = 2
 
 
 def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
-    """Run a command's coroutine; configuration errors exit 2 with their one line."""
+    """Run a command's coroutine; configuration errors exit 2, a required dependency that
+    stayed unreachable at start-up exits 3, each with its one line."""
     try:
         configure_logging(load(LoggingSettings))
         return asyncio.run(coroutine)
@@ -44,12 +46,22 @@ def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
         coroutine.close()
         typer.secho(str(error), err=True, fg=typer.colors.RED)
         raise typer.Exit(CONFIGURATION_EXIT_CODE) from None
+    except StartupError as error:
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise typer.Exit(STARTUP_EXIT_CODE) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
-async def temporal_client() -> tuple[Client, TemporalSettings]:
+async def temporal_client(
+    startup: StartupSettings | None = None,
+) -> tuple[Client, TemporalSettings]:
+    """With `startup` (a long-running process): retried, and a StartupError at last."""
     settings, encryption = load(TemporalSettings), load(PayloadEncryptionSettings)
+    if startup is not None:
+        address = client_config()["target_host"]
+        client = await with_retry("TEMPORAL_ADDRESS", address, lambda: connect(encryption), startup)
+        return client, settings
     try:
         return await connect(encryption), settings
     except RuntimeError as error:
