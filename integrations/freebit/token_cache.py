@@ -100,7 +100,7 @@ class FreebitTokenCache:
             except RedisError as error:
                 self._note_redis_down(error)
             else:
-                return cached.decode() if isinstance(cached, bytes) else cached
+                return _text(cached)
         if self._local_key is not None and time.monotonic() < self._local_key_expires_at:
             return self._local_key
         return None
@@ -139,12 +139,12 @@ class FreebitTokenCache:
                 await _release(lock)
 
     async def _cached(self, redis: Redis) -> str | None:
-        cached = await redis.get(TOKEN_KEY)
+        cached = _text(await redis.get(TOKEN_KEY))
         if cached is None:
             return None
         self.hits += 1
         FREEBIT_TOKEN_CACHE.labels(result="hit").inc()
-        return cached.decode() if isinstance(cached, bytes) else str(cached)
+        return cached
 
     async def _local_auth_key(self, authenticate: Authenticate) -> str:
         async with self._local_lock:
@@ -189,3 +189,16 @@ async def _release(lock: Lock) -> None:
     # LockError: it expired (we were slower than lock_timeout); someone else may hold it now.
     with contextlib.suppress(LockError):
         await lock.release()
+
+
+def _text(cached: bytes | str | None) -> str | None:
+    """The cached value as text; None for nothing, and for a value someone wrote by hand
+    that is no authKey (empty, or no text): logged, then replaced by a new login's key."""
+    try:
+        text = cached.decode() if isinstance(cached, bytes) else cached
+    except UnicodeDecodeError:
+        text = ""
+    if text is not None and not text.strip():
+        log.error("Cached Freebit authKey unusable", key=TOKEN_KEY, problem="empty or not text")
+        return None
+    return text

@@ -166,6 +166,18 @@ def japan_today(control: FreebitEmulatorControl) -> date:
 # Authentication and the shared token cache
 
 
+@pytest.mark.parametrize("stored", [b"", b"\xff\xfe\x00"], ids=["empty", "not text"])
+async def test_a_hand_edited_cached_auth_key_is_replaced_by_a_new_login(
+    freebit: FreebitClient, control: FreebitEmulatorControl, redis: Redis, stored: bytes
+) -> None:
+    await redis.set(TOKEN_KEY, stored)
+
+    await freebit.account_detail(ACCOUNT)
+
+    assert control.call_counts()["auth"] == 1
+    assert (await cached_auth_key(redis)).strip()
+
+
 async def test_auth_key_from_auth_oem_is_sent_inside_every_call(
     freebit: FreebitClient, control: FreebitEmulatorControl, redis: Redis
 ) -> None:
