@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import json
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +14,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from structlog.testing import capture_logs
 
 from emulators.faults import Fault, FaultKind
 from emulators.salesforce import SalesforceEmulator, SalesforceEmulatorControl
@@ -250,19 +251,17 @@ def test_client_logs_in_with_the_configured_audience(
 
 
 def test_client_with_an_audience_salesforce_refuses_fails_with_its_description(
-    make_client: ClientFactory, emulator_url: str
+    make_client: ClientFactory, emulator_url: str, json_log: io.StringIO
 ) -> None:
     """SF_AUDIENCE set to the login URL (the mistake this setting exists to prevent); the log
     line names the audience sent, for the runbook's "audience is invalid" fix."""
     client = make_client(audience=emulator_url)
 
-    with (
-        capture_logs() as logs,
-        pytest.raises(AuthenticationError, match=r"^AUTH audience is invalid$") as raised,
-    ):
+    with pytest.raises(AuthenticationError, match=r"^AUTH audience is invalid$") as raised:
         client.query("SELECT COUNT() FROM Order")
 
     assert raised.value.code == "AUTH"
+    logs = [json.loads(line) for line in json_log.getvalue().splitlines()]
     [failed] = [entry for entry in logs if entry["event"] == "salesforce login failed"]
     assert (failed["audience"], failed["login_url"]) == (emulator_url, emulator_url)
 
