@@ -1,4 +1,5 @@
-"""WHMCS activities: payment-method gate, exactly-once order creation, acceptance.
+"""WHMCS activities: product check, payment-method gate, exactly-once order creation,
+acceptance.
 
 AddOrder takes no idempotency key, so every AddOrder is journaled (PostgreSQL) before it is
 sent. An attempt that finds an earlier one `sent` with an unknown outcome (a timeout, a
@@ -59,7 +60,7 @@ class OutcomeUnknownError(BusinessError):
         super().__init__(
             "OUTCOME_UNKNOWN",
             f"outcome unknown: check WHMCS orders of client {client_id} since "
-            f"{sent_at:%Y-%m-%d %H:%M:%S} UTC, then `portalctl order resolve`",
+            f"{sent_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, then `portalctl order resolve`",
         )
 
 
