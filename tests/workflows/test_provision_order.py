@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from contracts.provisioning import (
     ActivationStatus,
-    ProvisionOrderResult,
     ProvisionOutcome,
     ProvisionPolicy,
-    ProvisionStatus,
     ProvisionStep,
     RetryRequest,
 )
@@ -28,12 +22,10 @@ from integrations.config import DatabaseSettings, OrderMarker
 from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import (
-    SampleOrder,
     SampleOrderSpec,
     SampleProduct,
-    create_sample_order,
 )
-from starters.provisioning import request_provisioning
+from tests.support.provisioning import Provision, sample_order, wait_for_failure
 from tests.support.temporal import deployment_for
 from tests.support.worker_policies import with_policies
 from workers.dependencies import Integrations
@@ -45,46 +37,6 @@ POLICY = ProvisionPolicy()
 """The worker's defaults: 3 attempts, from 5 s, 30 days of waiting for a manual retry."""
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
-Provision = Callable[..., Awaitable[Handle]]
-
-
-async def sample_order(
-    vendors: LocalVendors, integrations: Integrations, spec: SampleOrderSpec | None = None
-) -> SampleOrder:
-    return await create_sample_order(vendors, integrations.id_mappings, spec or SampleOrderSpec())
-
-
-@pytest.fixture
-async def provision(
-    env: WorkflowEnvironment, task_queue: str
-) -> AsyncIterator[Callable[..., Awaitable[Handle]]]:
-    """Starts provisioning; terminates what is still running after the test, because a
-    leftover workflow would hold back time skipping for the tests after it."""
-    handles: list[Handle] = []
-
-    async def start(order_id: str, queue: str = task_queue) -> Handle:
-        handle = await request_provisioning(env.client, order_id, task_queue=queue)
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        with contextlib.suppress(RPCError):
-            await handle.terminate("test finished")
-
-
-async def wait_for_failure(env: WorkflowEnvironment, handle: Handle) -> ProvisionStatus:
-    """Poll the status query until the workflow waits for a manual retry.
-
-    `env.sleep` skips time on the time-skipping server, so retry backoffs cost nothing.
-    """
-    while True:
-        status = await handle.query(ProvisionOrder.status)
-        if status.waiting_for_retry:
-            return status
-        await env.sleep(timedelta(seconds=1))
 
 
 def order_record(vendors: LocalVendors, order_id: str) -> dict[str, object]:

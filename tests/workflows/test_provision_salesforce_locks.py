@@ -9,27 +9,18 @@ resumes at the write-back. Either way WHMCS has exactly one order.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
-
 import pytest
-from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.provisioning import (
-    ProvisionOrderResult,
     ProvisionOutcome,
     ProvisionPolicy,
-    ProvisionStatus,
     ProvisionStep,
     RetryRequest,
 )
 from emulators.salesforce.control_models import RecordErrorCode
 from starters.demo.local_vendors import LocalVendors
-from starters.demo.sample_orders import SampleOrder, create_sample_order
-from starters.provisioning import request_provisioning
+from tests.support.provisioning import Provision, sample_order, wait_for_failure
 from workers.dependencies import Integrations
 from workflows.provision_order import ProvisionOrder
 
@@ -37,40 +28,6 @@ POLICY = ProvisionPolicy()
 """The worker's defaults: 3 attempts, from 5 s, 30 days of waiting for a manual retry."""
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-Handle = WorkflowHandle[ProvisionOrder, ProvisionOrderResult]
-Provision = Callable[[str], Awaitable[Handle]]
-
-
-@pytest.fixture
-async def provision(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Provision]:
-    """Starts provisioning; terminates what is still running after the test, so a leftover
-    workflow does not hold back time skipping for the tests after it."""
-    handles: list[Handle] = []
-
-    async def start(order_id: str) -> Handle:
-        handle = await request_provisioning(env.client, order_id, task_queue=task_queue)
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        with contextlib.suppress(RPCError):
-            await handle.terminate("test finished")
-
-
-async def sample_order(vendors: LocalVendors, integrations: Integrations) -> SampleOrder:
-    return await create_sample_order(vendors, integrations.id_mappings)
-
-
-async def wait_for_failure(env: WorkflowEnvironment, handle: Handle) -> ProvisionStatus:
-    """Poll the status query until the workflow waits for a manual retry (`env.sleep` skips
-    time on the time-skipping server, so the retry backoffs cost nothing)."""
-    while True:
-        status = await handle.query(ProvisionOrder.status)
-        if status.waiting_for_retry:
-            return status
-        await env.sleep(timedelta(seconds=1))
 
 
 async def test_row_lock_on_the_final_write_is_retried_to_activated(
