@@ -8,6 +8,7 @@ import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+import psycopg
 from redis.asyncio import Redis
 
 from contracts.rotation import CredentialKind
@@ -63,6 +64,15 @@ async def open_stored_credentials(settings: IntegrationSettings) -> StoredCreden
         sftp=settings.sftp,
     )
     return await open_credentials(settings.database, settings.secrets, seeds)
+
+
+async def active_credentials_or_settings(settings: IntegrationSettings) -> StoredCredentials | None:
+    """The secret store's active versions, as the worker uses them; None (the credentials in
+    the settings) when PostgreSQL is down, for the one-shot checks that report it themselves."""
+    try:
+        return await open_stored_credentials(settings)
+    except psycopg.OperationalError:
+        return None
 
 
 @dataclass(frozen=True)

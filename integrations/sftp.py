@@ -85,6 +85,10 @@ class SftpSession:
         directory = self._settings.remote_dir
         return name if directory in ("", ".", "./") else posixpath.join(directory, name)
 
+    def list_remote_dir(self) -> list[str]:
+        """The names in SFTP_REMOTE_DIR; FileNotFoundError when it does not exist."""
+        return self._sftp.listdir(self._settings.remote_dir or ".")
+
     def look(self, name: str) -> RemoteFile:
         """Size and modification time of `name`; RemoteFileMissingError when it is not there
         (saying so when SFTP_REMOTE_DIR itself is missing)."""

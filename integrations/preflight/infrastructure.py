@@ -130,7 +130,7 @@ def _list_remote_dir(session: sftp.SftpSession, settings: SftpSettings) -> list[
     """The names in SFTP_REMOTE_DIR (a listing, as an import's look needs to find files)."""
     directory = settings.remote_dir or "."
     try:
-        return session._sftp.listdir(directory)
+        return session.list_remote_dir()
     except FileNotFoundError:
         raise CheckFailedError(f"SFTP_REMOTE_DIR {directory} does not exist there") from None
     except PermissionError:

@@ -47,14 +47,6 @@ MINIMUM_LENGTHS = {"Activation_Error_Code__c": 80, "Activation_Error_Message__c"
 the error message is written cut to 255."""
 
 
-class _SubscriptionProbe(CometdTransport):
-    """The bridge's CometD client, used for one handshake and subscribe, then disconnected
-    (`aclose`): no `/meta/connect`, so no event is consumed and no replay id stored."""
-
-    async def subscribe_once(self, channel: str) -> None:
-        await self._start_session(channel, -1)
-
-
 class SalesforcePreflight:
     def __init__(
         self,
@@ -158,9 +150,9 @@ class SalesforcePreflight:
     async def _subscribe(self) -> str:
         channel = self._events.provision_event_channel
         auth = self._auth()
-        probe = _SubscriptionProbe(self._settings, auth)
+        probe = CometdTransport(self._settings, auth)
         try:
-            await probe.subscribe_once(channel)
+            await probe.check_subscription(channel)
         finally:
             await probe.aclose()
             auth.close()

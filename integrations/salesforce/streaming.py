@@ -172,6 +172,11 @@ class CometdTransport:
                 log.info("salesforce advised a new cometd handshake", channel=channel)
                 session = None
 
+    async def check_subscription(self, channel: str) -> None:
+        """Handshake and subscribe (from new events), nothing more: no `/meta/connect`, so no
+        event is consumed; `aclose()` disconnects again (`portalctl preflight`)."""
+        await self._start_session(channel, -1)
+
     async def aclose(self) -> None:
         """Disconnect the CometD client (best effort) and close the HTTP connections."""
         session, self._session = self._session, None

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,13 +21,12 @@ from rich.text import Text
 from contracts.health import HealthResult, HealthStatus
 from integrations.connections import (
     IntegrationSettings,
-    open_stored_credentials,
+    active_credentials_or_settings,
     open_vendor_clients,
 )
 from integrations.health.probes import HealthProbes
 from integrations.health.status import SEED_THRESHOLDS
 from integrations.redis_connection import redis_client
-from integrations.secrets.provider import StoredCredentials
 from starters.cli.support import run
 
 STATUS_STYLES = {
@@ -66,18 +64,9 @@ async def _opened_probes(settings: IntegrationSettings) -> AsyncIterator[HealthP
     async with AsyncExitStack() as stack:
         redis = redis_client(settings.redis.url)
         stack.push_async_callback(redis.aclose)
-        credentials = await _active_credentials(settings)
+        credentials = await active_credentials_or_settings(settings)
         clients = open_vendor_clients(stack, settings, credentials, redis)
         yield clients.health_probes(settings, redis)
-
-
-async def _active_credentials(settings: IntegrationSettings) -> StoredCredentials | None:
-    """The secret store's active versions, as the worker uses them; with PostgreSQL down
-    (reported by its own check), the credentials in the settings."""
-    try:
-        return await open_stored_credentials(settings)
-    except psycopg.OperationalError:
-        return None
 
 
 def _as_json(results: list[HealthResult]) -> dict[str, object]:

@@ -18,11 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from integrations.config import PlatformEventSettings, load
-from integrations.connections import IntegrationSettings, open_vendor_clients
+from integrations.connections import (
+    IntegrationSettings,
+    active_credentials_or_settings,
+    open_vendor_clients,
+)
 from integrations.preflight.result import CheckResult, CheckStatus
 from integrations.preflight.run import run_preflight
 from integrations.redis_connection import redis_client
-from starters.cli.health import _active_credentials
 from starters.cli.support import run
 
 STATUS_STYLES = {
@@ -67,7 +70,7 @@ async def _check_all(test_client_id: int | None) -> list[CheckResult]:
     async with AsyncExitStack() as stack:
         redis = redis_client(settings.redis.url)
         stack.push_async_callback(redis.aclose)
-        credentials = await _active_credentials(settings)
+        credentials = await active_credentials_or_settings(settings)
         clients = open_vendor_clients(stack, settings, credentials, redis)
         return await run_preflight(
             settings, events, clients, credentials, redis, test_client_id=test_client_id
