@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from emulators.control_client import EmulatorControl
 from emulators.freebit.records import (
@@ -55,9 +56,7 @@ class FreebitEmulatorControl(EmulatorControl):
             contract_line_lock=contract_line_lock,
             operation_gap=operation_gap,
         )
-        response = self._http.patch("/timing", json=update.model_dump(mode="json"))
-        response.raise_for_status()
-        return FreebitTiming.model_validate(response.json())
+        return FreebitTiming.model_validate(self._patch("/timing", update))
 
     def set_behaviour(
         self,
@@ -73,9 +72,7 @@ class FreebitEmulatorControl(EmulatorControl):
             auth_key_rejected_code=auth_key_rejected_code,
             account_locked_code=account_locked_code,
         )
-        response = self._http.patch("/behaviour", json=update.model_dump(mode="json"))
-        response.raise_for_status()
-        return FreebitBehaviour.model_validate(response.json())
+        return FreebitBehaviour.model_validate(self._patch("/behaviour", update))
 
     def set_plan_codes(self, *plan_codes: str) -> None:
         self._http.put("/plan-codes", json=list(plan_codes)).raise_for_status()
@@ -97,3 +94,9 @@ class FreebitEmulatorControl(EmulatorControl):
         """API requests as they arrived, oldest first."""
         params = None if operation is None else {"operation": operation}
         return _REQUESTS.validate_python(self.get("/requests", params))
+
+    def _patch(self, path: str, update: BaseModel) -> Any:
+        """PATCH the fields `update` sets; the answer's JSON."""
+        response = self._http.patch(path, json=update.model_dump(mode="json"))
+        response.raise_for_status()
+        return response.json()

@@ -221,22 +221,20 @@ class WhmcsState:
             return order.model_copy(deep=True)
 
     def accept_order(self, order_id: int) -> None:
-        with self._lock:
-            order = self._tables.orders.get(order_id)
-            if order is None or order.status != "Pending":
-                raise WhmcsApiError("Order ID not found or Status not Pending")
-            order.status = "Active"
-            for service in order.services:
-                service.status = "Active"
+        self._settle_pending_order(order_id, "Active")
 
     def cancel_order(self, order_id: int) -> None:
+        self._settle_pending_order(order_id, "Cancelled")
+
+    def _settle_pending_order(self, order_id: int, status: str) -> None:
+        """A Pending order and its services take `status`; any other order is refused."""
         with self._lock:
             order = self._tables.orders.get(order_id)
             if order is None or order.status != "Pending":
                 raise WhmcsApiError("Order ID not found or Status not Pending")
-            order.status = "Cancelled"
+            order.status = status
             for service in order.services:
-                service.status = "Cancelled"
+                service.status = status
 
 
 def _searchable_text(client: ClientRecord) -> str:
