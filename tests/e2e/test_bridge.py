@@ -319,6 +319,17 @@ async def test_a_duplicate_event_after_activation_starts_only_a_run_that_skips(
     assert whmcs_order_counts(vendors, orders) == [1]
 
 
+async def impatient_client(address: str, dev_env: WorkflowEnvironment) -> Client:
+    """A client of the server behind `address` (a proxy the test can stop) that gives up on a
+    call after one quick retry."""
+    return await Client.connect(
+        address,
+        namespace=dev_env.client.namespace,
+        data_converter=pydantic_data_converter,
+        retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
+    )
+
+
 @pytest.mark.usefixtures("dev_worker")
 async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal_is_unreachable(
     dev_env: WorkflowEnvironment,
@@ -330,12 +341,7 @@ async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal
 ) -> None:
     orders = await unapproved_orders(vendors, integrations, 2)
     async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
-        client = await Client.connect(
-            temporal.address,
-            namespace=dev_env.client.namespace,
-            data_converter=pydantic_data_converter,
-            retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
-        )
+        client = await impatient_client(temporal.address, dev_env)
         async with bridges.running(client=client) as live:
             [acknowledged] = approve(vendors, orders[:1])
             await wait_until_handed_over(live, replay_store, acknowledged)
@@ -624,12 +630,7 @@ async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_
     `403::Unknown client`, handshakes again from the stored id and goes on."""
     orders = await unapproved_orders(vendors, integrations, 3)
     async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
-        client = await Client.connect(
-            temporal.address,
-            namespace=dev_env.client.namespace,
-            data_converter=pydantic_data_converter,
-            retry_config=RetryConfig(max_retries=1, initial_interval_millis=50),
-        )
+        client = await impatient_client(temporal.address, dev_env)
         async with bridges.running(client=client) as live:
             [first] = approve(vendors, orders[:1])
             await wait_until_handed_over(live, replay_store, first)
