@@ -125,7 +125,8 @@ class CredentialActivities:
 
     @activity.defn(name=VERIFY_FREEBIT_KEY.name)
     async def verify_freebit_key(self, request: VersionCheck) -> VersionRef:
-        """An OEM authentication with the version's key, bypassing the shared authKey cache."""
+        """An OEM authentication with the version's key, not through the shared authKey cache
+        (which loses the key that login made invalid: `FreebitClient.verify_credentials`)."""
         source = await asyncio.to_thread(self._source, request)
         await self._freebit.verify_credentials((await source.current_async()).text())
         return _checked(request)
