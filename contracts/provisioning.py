@@ -82,6 +82,18 @@ class ProvisionStatus(BaseModel):
     waiting_for_retry: bool = False
 
 
+ORDER_MEMO = "order"
+"""The memo key of a `ProvisionOrder` that holds its `OrderMemo`."""
+
+
+class OrderMemo(BaseModel):
+    """What a list of orders shows beside the search attributes, without querying each order."""
+
+    summary: str
+    runs: int = 1
+    failure_message: str | None = None
+
+
 class RetryRequest(BaseModel):
     reason: str | None = None
     event_id: str | None = Field(default=None, description="set when a Platform Event asks")

@@ -121,9 +121,15 @@ def test_payload_encryption_is_on_and_the_ui_decodes_through_the_codec_server() 
 
 def test_registered_search_attributes_are_the_ones_the_workflows_set() -> None:
     script = command_args(compose()["services"]["temporal-setup"])[-1]
-    words = shlex.split(script.split("search-attribute create", 1)[1])
-    registered = {words[i + 1] for i, word in enumerate(words) if word == "--name"}
-    assert registered == {key.name for key in search_attributes.ALL}
+    registered = {}
+    for command in script.split("search-attribute create")[1:]:
+        words = shlex.split(command.split(";", 1)[0].split("&&", 1)[0])
+        kind = words[words.index("--type") + 1]
+        registered |= {words[i + 1]: kind for i, word in enumerate(words) if word == "--name"}
+    assert registered == {
+        key.name: key.indexed_value_type.name.title()
+        for key in search_attributes.ALL
+    }
 
 
 def test_setup_and_ui_use_the_namespace_the_app_uses() -> None:
