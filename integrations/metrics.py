@@ -9,6 +9,10 @@
   `portal_integration_health_latency_seconds{integration}`,
   `portal_integration_health_checked_timestamp_seconds{integration}` and
   `portal_salesforce_api_usage{kind="used"|"limit"}` (from `Sforce-Limit-Info`).
+- The bridge's Platform Events: `portal_platform_events_received_total{channel}` (delivered by
+  Salesforce), `portal_platform_event_lag_seconds{channel}` (the event's CreatedDate to
+  Temporal acknowledging its workflow start or signal) and
+  `portal_platform_event_replay_ids_stored_total{channel}` (replay ids written to Redis).
 - The Temporal SDK's own metrics (`temporal_*`), which its runtime exports on a loopback
   port (`temporal_metrics_runtime`) and `/metrics` passes on.
 """
@@ -44,6 +48,22 @@ FREEBIT_TOKEN_CACHE = Counter(
     "portal_freebit_token_cache",
     "Freebit authKey lookups: served from a cache (hit) or by a new authentication (miss).",
     ["result"],
+)
+PLATFORM_EVENTS_RECEIVED = Counter(
+    "portal_platform_events_received",
+    "Platform Events delivered by Salesforce to the bridge.",
+    ["channel"],
+)
+PLATFORM_EVENT_LAG = Histogram(
+    "portal_platform_event_lag_seconds",
+    "From a Platform Event's CreatedDate to Temporal acknowledging its workflow start or signal.",
+    ["channel"],
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
+REPLAY_IDS_STORED = Counter(
+    "portal_platform_event_replay_ids_stored",
+    "Replay ids of handed-over Platform Events written to Redis.",
+    ["channel"],
 )
 
 

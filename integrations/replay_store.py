@@ -21,6 +21,8 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from integrations.metrics import REPLAY_IDS_STORED
+
 log = structlog.get_logger(__name__)
 
 LARGEST_REPLAY_ID = 2**63 - 1
@@ -85,6 +87,7 @@ def _shown(value: bytes | str) -> str:
 class ReplayIdStore:
     def __init__(self, redis: Redis, channel: str) -> None:
         self._redis = redis
+        self._channel = channel
         self.key = replay_key(channel)
         self._unsaved: int | None = None
         self._redis_down = False
@@ -134,6 +137,7 @@ class ReplayIdStore:
             self._note_redis_down(error)
             return
         self._unsaved = None
+        REPLAY_IDS_STORED.labels(self._channel).inc()
         self._note_redis_up()
 
     def _note_redis_down(self, error: RedisError) -> None:

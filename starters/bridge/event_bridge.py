@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import structlog
 from redis.exceptions import RedisError
@@ -20,6 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
+from integrations.metrics import PLATFORM_EVENT_LAG, PLATFORM_EVENTS_RECEIVED
 from integrations.redis_connection import redis_client
 from integrations.replay_store import ReplayIdStore, UnusableReplayIdError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
@@ -29,7 +31,7 @@ from integrations.salesforce.streaming import (
     PlatformEvent,
     PlatformEventTransport,
 )
-from starters.bridge.intake import IntakeOutcome, ProvisionIntake
+from starters.bridge.intake import IntakeOutcome, ProvisionIntake, event_created_at
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,7 @@ MAX_TEMPORAL_BACKOFF_SECONDS = 30.0
 MAX_EVENTS_IN_FLIGHT = 32
 """Events handed to Temporal at once: one at a time, a backfill would take an RPC round
 trip per event."""
+HANDED_TO_WORKFLOW = (IntakeOutcome.STARTED, IntakeOutcome.ALREADY_RUNNING)
 
 
 class EventBridge:
@@ -124,6 +127,7 @@ class EventBridge:
                 self.position = REPLAY_ALL_RETAINED
 
     async def _hand_over(self, batch: list[PlatformEvent]) -> None:
+        PLATFORM_EVENTS_RECEIVED.labels(self._channel).inc(len(batch))
         in_flight = asyncio.Semaphore(MAX_EVENTS_IN_FLIGHT)
         last_of_order: dict[str, asyncio.Task[IntakeOutcome]] = {}
         submissions: list[tuple[PlatformEvent, asyncio.Task[IntakeOutcome]]] = []
@@ -157,11 +161,21 @@ class EventBridge:
 
     async def _acknowledge(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
         self.counts[outcome] += 1
+        self._observe_lag(event, outcome)
         self.position = event.replay_id
         if self._store:
             await self._store.save(event.replay_id)
         if self._on_event:
             self._on_event(event, outcome)
+
+    def _observe_lag(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
+        """Only events that reached a workflow: a replayed event already handled, or a bad
+        one, says nothing about how fast events get through."""
+        created_at = event_created_at(event)
+        if created_at is None or outcome not in HANDED_TO_WORKFLOW:
+            return
+        lag = datetime.now(UTC) - created_at
+        PLATFORM_EVENT_LAG.labels(self._channel).observe(lag.total_seconds())
 
     async def _submit_until_acknowledged(self, event: PlatformEvent) -> IntakeOutcome:
         backoff = 1.0

@@ -28,7 +28,7 @@ class IntakeOutcome(StrEnum):
     SKIPPED_BAD_EVENT = "skipped bad event"
 
 
-def _created_at(event: PlatformEvent) -> datetime | None:
+def event_created_at(event: PlatformEvent) -> datetime | None:
     created = event.payload.get("CreatedDate")
     if not isinstance(created, str):
         return None
@@ -84,7 +84,7 @@ class ProvisionIntake:
             )
             return IntakeOutcome.SKIPPED_BAD_EVENT
         seen = await self._latest_run(order_id)
-        created_at = _created_at(event)
+        created_at = event_created_at(event)
         if seen is not None and seen.closed_at is not None:
             if created_at is not None and seen.closed_at >= created_at:
                 log.info(
