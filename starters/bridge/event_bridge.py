@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
 from integrations.metrics import PLATFORM_EVENT_LAG, PLATFORM_EVENTS_RECEIVED
+from integrations.leader_lease import Fence
 from integrations.redis_connection import redis_client
 from integrations.replay_store import ReplayIdStore, UnusableReplayIdError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
@@ -216,8 +217,10 @@ async def opened_bridge(
     redis_url: str | None,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
     private_key: PrivateKeySource | None = None,
+    fence: Fence | None = None,
 ) -> AsyncIterator[EventBridge]:
     """A bridge with its connections; `redis_url` None: do not persist the replay id;
+    `fence`: write the replay id only during that term as leader (starters/bridge/leadership.py);
     `private_key` None: the JWT key named in the Salesforce settings."""
     auth = SalesforceAuth(salesforce, private_key=private_key)
     transport = CometdTransport(salesforce, auth)
@@ -228,7 +231,7 @@ async def opened_bridge(
             transport,
             ProvisionIntake(client, task_queue=task_queue),
             channel,
-            store=ReplayIdStore(redis, channel) if redis else None,
+            store=ReplayIdStore(redis, channel, fence=fence) if redis else None,
             on_event=on_event,
         )
     finally:

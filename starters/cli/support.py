@@ -23,6 +23,7 @@ from integrations.config import (
     TemporalSettings,
     load,
 )
+from integrations.leader_lease import Fence
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
 from integrations.secrets.bootstrap import SeedCredentials, open_credentials
@@ -75,6 +76,7 @@ async def configured_bridge(
     *,
     redis_url: str | None,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
+    fence: Fence | None = None,
 ) -> AsyncIterator[EventBridge]:
     """A bridge built from the environment's settings, positioned where it should resume;
     its JWT key comes from the secret store (so a rotated key is picked up)."""
@@ -91,6 +93,7 @@ async def configured_bridge(
         redis_url=redis_url,
         on_event=on_event,
         private_key=credentials[CredentialKind.SALESFORCE_JWT],
+        fence=fence,
     ) as bridge:
         await bridge.resume_position(events)
         yield bridge
