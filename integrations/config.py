@@ -326,6 +326,26 @@ class RedisSettings(_Settings):
     url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
 
 
+class BridgeLeaseSettings(_Settings):
+    """The bridges' leader lease in Redis: one of them subscribes, the others stand by.
+
+    A standby takes over at most TTL + RENEW_INTERVAL after the leader stopped renewing."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_LEASE_")
+
+    ttl: Duration = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    renew_interval: Duration = Field(default=timedelta(seconds=2), gt=timedelta(0))
+
+    @model_validator(mode="after")
+    def _renewed_well_within_ttl(self) -> BridgeLeaseSettings:
+        if self.renew_interval * 3 > self.ttl:
+            raise ValueError(
+                f"BRIDGE_LEASE_RENEW_INTERVAL ({self.renew_interval}) must be at most a third "
+                f"of BRIDGE_LEASE_TTL ({self.ttl}): two missed renewals must not lose the lease"
+            )
+        return self
+
+
 class OrderMarker(StrEnum):
     """How a retry finds the WHMCS order an earlier, timed-out AddOrder may have created."""
 

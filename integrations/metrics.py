@@ -10,9 +10,13 @@
   `portal_integration_health_checked_timestamp_seconds{integration}` and
   `portal_salesforce_api_usage{kind="used"|"limit"}` (from `Sforce-Limit-Info`).
 - The bridge's Platform Events: `portal_platform_events_received_total{channel}` (delivered by
-  Salesforce), `portal_platform_event_lag_seconds{channel}` (the event's CreatedDate to
-  Temporal acknowledging its workflow start or signal) and
+  Salesforce), `portal_platform_events_handled_total{channel, outcome}` (`started`: workflows
+  started; `rejected`: parked in the dead-letter; `already running`, `already done`),
+  `portal_platform_event_lag_seconds{channel}` (the event's CreatedDate to Temporal
+  acknowledging its workflow start or signal) and
   `portal_platform_event_replay_ids_stored_total{channel}` (replay ids written to Redis).
+- The bridge's leader lease: `portal_bridge_leader{channel}` (1 leader, 0 standby),
+  `portal_bridge_lease_token{channel}` and `portal_bridge_leader_terms_total{channel}`.
 - The Temporal SDK's own metrics (`temporal_*`), which its runtime exports on a loopback
   port (`temporal_metrics_runtime`) and `/metrics` passes on.
 """
@@ -54,6 +58,12 @@ PLATFORM_EVENTS_RECEIVED = Counter(
     "Platform Events delivered by Salesforce to the bridge.",
     ["channel"],
 )
+PLATFORM_EVENTS_HANDLED = Counter(
+    "portal_platform_events_handled",
+    "Platform Events the bridge is done with, by outcome: started (a workflow started), "
+    "already running (signalled), already done, rejected (parked in the intake dead-letter).",
+    ["channel", "outcome"],
+)
 PLATFORM_EVENT_LAG = Histogram(
     "portal_platform_event_lag_seconds",
     "From a Platform Event's CreatedDate to Temporal acknowledging its workflow start or signal.",
@@ -63,6 +73,21 @@ PLATFORM_EVENT_LAG = Histogram(
 REPLAY_IDS_STORED = Counter(
     "portal_platform_event_replay_ids_stored",
     "Replay ids of handed-over Platform Events written to Redis.",
+    ["channel"],
+)
+BRIDGE_LEADER = Gauge(
+    "portal_bridge_leader",
+    "1 while this bridge subscribes to the channel (the leader), 0 while it stands by.",
+    ["channel"],
+)
+BRIDGE_LEASE_TOKEN = Gauge(
+    "portal_bridge_lease_token",
+    "Fencing token of this bridge's term as leader; 0 when it holds no lease.",
+    ["channel"],
+)
+BRIDGE_LEADER_TERMS = Counter(
+    "portal_bridge_leader_terms",
+    "Terms this bridge began as leader (a failover or a restart begins one).",
     ["channel"],
 )
 

@@ -21,6 +21,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from integrations.leader_lease import Fence
 from integrations.metrics import REPLAY_IDS_STORED
 
 log = structlog.get_logger(__name__)
@@ -85,8 +86,10 @@ def _shown(value: bytes | str) -> str:
 
 
 class ReplayIdStore:
-    def __init__(self, redis: Redis, channel: str) -> None:
+    def __init__(self, redis: Redis, channel: str, *, fence: Fence | None = None) -> None:
+        """`fence`: write only while its term holds the leader lease (None: always write)."""
         self._redis = redis
+        self._fence = fence
         self._channel = channel
         self.key = replay_key(channel)
         self._unsaved: int | None = None
@@ -132,13 +135,23 @@ class ReplayIdStore:
         if self._unsaved is None:
             return
         try:
-            await self._redis.set(self.key, str(self._unsaved))
+            written = await self._write(str(self._unsaved))
         except RedisError as error:
             self._note_redis_down(error)
+            return
+        if not written:
             return
         self._unsaved = None
         REPLAY_IDS_STORED.labels(self._channel).inc()
         self._note_redis_up()
+
+    async def _write(self, value: str) -> bool:
+        """Raises `LeaseLostError` when another bridge has taken over since this one's term
+        began: it alone may advance the position from then on."""
+        if self._fence is None:
+            await self._redis.set(self.key, value)
+            return True
+        return await self._fence.write(self._redis, self.key, value)
 
     def _note_redis_down(self, error: RedisError) -> None:
         if not self._redis_down:

@@ -9,14 +9,14 @@ down (the endpoint then answers 503).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 import psycopg
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 from redis.asyncio import Redis
 from temporalio.client import Client
 
@@ -55,6 +55,15 @@ class HealthReport(BaseModel):
     environment: str
     checks: dict[Dependency, DependencyState]
     integrations: dict[Integration, IntegrationHealth]
+    role: str | None = None
+    """The bridge's: "leader" (subscribed) or "standby"; the worker's report has none."""
+
+    @model_serializer(mode="wrap")
+    def _role_only_when_known(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        if self.role is None:
+            data.pop("role", None)
+        return data
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class ProcessHealth:
     redis: Redis
     temporal: Client
     required: Collection[Dependency]
+    role: Callable[[], str] | None = None
 
     async def report(self) -> tuple[HealthReport, bool]:
         """The report, and whether every required dependency is up."""
@@ -88,6 +98,7 @@ class ProcessHealth:
             environment=self.environment,
             checks=checks,
             integrations=integrations,
+            role=self.role() if self.role else None,
         )
         ready = all(checks[dependency] is DependencyState.OK for dependency in self.required)
         return report, ready

@@ -9,13 +9,16 @@ import sys
 import typer
 
 from integrations.config import (
+    BridgeLeaseSettings,
     DatabaseSettings,
     PlatformEventSettings,
     RedisSettings,
     WorkerDeploymentSettings,
     load,
 )
+from integrations.leader_lease import Fence
 from integrations.startup import check_dependencies
+from starters.bridge.leadership import bridge_leadership
 from starters.cli.deploy import deploy_app
 from starters.cli.health import health
 from starters.cli.order import order_app
@@ -69,22 +72,26 @@ def worker() -> None:
 
 @app.command()
 def bridge() -> None:
-    """Run the Platform Event bridge: Salesforce events in, ProvisionOrder workflows out."""
+    """Run the Platform Event bridge: Salesforce events in, ProvisionOrder workflows out.
+    Run two or more: the one holding the leader lease in Redis subscribes, the others stand by."""
 
     async def run_bridge() -> None:
         events = load(PlatformEventSettings)
         if not events.events_enabled:
             typer.echo("SF_EVENTS_ENABLED is not true: the bridge has nothing to do.")
             return
-        redis = load(RedisSettings)
+        redis, lease = load(RedisSettings), load(BridgeLeaseSettings)
         ops = OpsEndpoint.for_bridge()
         startup = await check_dependencies(load(DatabaseSettings).url, redis.url)
         client, _ = await temporal_client(startup)
-        async with (
-            ops.serving(client, load(DatabaseSettings), redis.url),
-            configured_bridge(events, redis_url=redis.url) as event_bridge,
-        ):
-            await event_bridge.run()
+
+        async def lead(fence: Fence) -> None:
+            async with configured_bridge(events, redis_url=redis.url, fence=fence) as event_bridge:
+                await event_bridge.run()
+
+        async with bridge_leadership(redis.url, events.provision_event_channel, lease) as leader:
+            async with ops.serving(client, load(DatabaseSettings), redis.url, lambda: leader.role):
+                await leader.run(lead)
 
     run(run_bridge())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -135,9 +135,14 @@ class OpsEndpoint:
 
     @contextlib.asynccontextmanager
     async def serving(
-        self, temporal: Client, database: DatabaseSettings, redis_url: str
+        self,
+        temporal: Client,
+        database: DatabaseSettings,
+        redis_url: str,
+        role: Callable[[], str] | None = None,
     ) -> AsyncIterator[None]:
-        """Serve during the block (nothing when the port is 0)."""
+        """Serve during the block (nothing when the port is 0); `role`: the bridge's, shown
+        in /health."""
         if self.port == 0:
             yield
             return
@@ -154,6 +159,7 @@ class OpsEndpoint:
             redis=redis_client(redis_url),
             temporal=temporal,
             required=self.needs,
+            role=role,
         )
         try:
             async with serving(ops_app(health, self.temporal_metrics_port), listener):
