@@ -39,6 +39,7 @@ def health_check_schedule(task_queue: str, integration: Integration) -> Schedule
             HealthCheckInput(integration=integration),
             id=health_schedule_id(integration),
             task_queue=task_queue,
+            static_summary=f"check that {integration} answers",
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=CHECK_INTERVALS[integration])]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),

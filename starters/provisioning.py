@@ -57,4 +57,5 @@ async def request_provisioning(
         start_signal="retry",
         start_signal_args=[RetryRequest(event_id=event_id, reason="provisioning requested")],
         search_attributes=TypedSearchAttributes([SearchAttributePair(ORDER_ID, order_id)]),
+        static_summary=f"provision Salesforce Order {order_id} into WHMCS",
     )

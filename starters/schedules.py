@@ -59,6 +59,7 @@ def call_records_schedule(task_queue: str) -> Schedule:
             ScheduledCallRecordsImportInput(),
             id=CALL_RECORDS_SCHEDULE_ID,
             task_queue=task_queue,
+            static_summary="start the import of last month's call and SMS records",
         ),
         spec=ScheduleSpec(
             calendars=[

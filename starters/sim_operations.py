@@ -46,6 +46,7 @@ async def request_sim_operation(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SIM_ACCOUNT, account)]),
+        static_summary=f"SIM {account}: Freebit operations, one at a time, with the gap between",
     )
     return await client.execute_update_with_start_workflow(
         SimAccount.request_operation,

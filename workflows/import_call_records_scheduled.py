@@ -41,6 +41,7 @@ class ScheduledCallRecordsImport:
                 id=workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"import the call and SMS records of {month}",
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info(

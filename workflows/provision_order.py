@@ -22,7 +22,14 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 from workflows.calls import execute, execute_local
-from workflows.search_attributes import ACTIVATION_STATUS
+from workflows.search_attributes import (
+    ACTIVATION_STATUS,
+    ERROR_CODE,
+    FAILED_AT,
+    FAILED_STEP,
+    SALESFORCE_ACCOUNT_ID,
+    WHMCS_ORDER_ID,
+)
 
 with workflow.unsafe.imports_passed_through():
     from contracts.activity_type import ActivityType
@@ -34,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         MARK_ORDER_ACTIVATED,
         MARK_ORDER_ACTIVATING,
         MARK_ORDER_FAILED,
+        ORDER_MEMO,
         PAYMENT_METHOD_MISSING,
         PRODUCT_NOT_ORDERABLE,
         PROVISIONING_POLICY,
@@ -44,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         CreateOrderRequest,
         Order,
         OrderMapping,
+        OrderMemo,
         OrderRef,
         ProvisionOrderInput,
         ProvisionOrderResult,
@@ -229,6 +238,11 @@ class ProvisionOrder:
         )
         status = self._order.activation_status
         self._status.activation_status = status
+        if self._order.account_id:
+            workflow.upsert_search_attributes(
+                [SALESFORCE_ACCOUNT_ID.value_set(self._order.account_id)]
+            )
+        self._update_memo()
         if status == ActivationStatus.ACTIVATED:
             raise _NotActivatingError("Order is already Activated")
         if status != ActivationStatus.ACTIVATING:
@@ -305,6 +319,7 @@ class ProvisionOrder:
             ) from None
         self._status.whmcs_order_id = created.order_id
         self._status.service_ids_by_item = services
+        workflow.upsert_search_attributes([WHMCS_ORDER_ID.value_set(str(created.order_id))])
 
     async def _accept_whmcs_order(self) -> None:
         order_id = self._whmcs_order_id()
@@ -329,7 +344,16 @@ class ProvisionOrder:
 
     async def _report_failure(self, failure: StepFailure) -> None:
         self._status.last_error = failure
+        self._status.current_step = failure.step
         self._set_activation_status(ActivationStatus.FAILED)
+        workflow.upsert_search_attributes(
+            [
+                FAILED_STEP.value_set(failure.step.value),
+                ERROR_CODE.value_set(failure.code),
+                FAILED_AT.value_set(workflow.now()),
+            ]
+        )
+        self._update_memo(failure)
         context = {
             **self._log_context(),
             "failed_step": failure.step.value,
@@ -377,6 +401,10 @@ class ProvisionOrder:
             self._status.waiting_for_retry = False
             self._accepting_retry = False
         self._status.runs += 1
+        workflow.upsert_search_attributes(
+            [FAILED_STEP.value_unset(), ERROR_CODE.value_unset(), FAILED_AT.value_unset()]
+        )
+        self._update_memo()
         return True
 
     def _finish(
@@ -418,6 +446,21 @@ class ProvisionOrder:
     def _set_activation_status(self, status: str) -> None:
         self._status.activation_status = status
         workflow.upsert_search_attributes([ACTIVATION_STATUS.value_set(status)])
+
+    def _update_memo(self, failure: StepFailure | None = None) -> None:
+        memo = OrderMemo(
+            summary=self._summary(),
+            runs=self._status.runs,
+            failure_message=failure.message if failure else None,
+        )
+        workflow.upsert_memo({ORDER_MEMO: memo})
+
+    def _summary(self) -> str:
+        order = self._order
+        if order is None:
+            return f"Order {self._input.order_id}"
+        number = order.order_number or order.id
+        return f"Order {number} for Account {order.account_id}, {len(order.items)} item(s)"
 
     def _log_context(self) -> dict[str, Any]:
         return {"order_id": self._input.order_id, "run": self._status.runs}

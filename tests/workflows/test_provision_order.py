@@ -11,7 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from contracts.provisioning import (
+    ORDER_MEMO,
     ActivationStatus,
+    OrderMemo,
     ProvisionOutcome,
     ProvisionPolicy,
     ProvisionStep,
@@ -31,7 +33,13 @@ from tests.support.worker_policies import with_policies
 from workers.dependencies import Integrations
 from workers.worker import running_workers
 from workflows.provision_order import ALREADY_IN_PROGRESS, ProvisionOrder
-from workflows.search_attributes import ACTIVATION_STATUS, ORDER_ID
+from workflows.search_attributes import (
+    ACTIVATION_STATUS,
+    FAILED_STEP,
+    ORDER_ID,
+    SALESFORCE_ACCOUNT_ID,
+    WHMCS_ORDER_ID,
+)
 
 POLICY = ProvisionPolicy()
 """The worker's defaults: 3 attempts, from 5 s, 30 days of waiting for a manual retry."""
@@ -99,13 +107,20 @@ async def test_happy_path_uses_two_salesforce_calls_and_sets_search_attributes(
     order = await sample_order(vendors, integrations)
 
     handle = await provision(order.order_id)
-    await handle.result()
+    result = await handle.result()
 
     calls = vendors.salesforce.call_counts()
     assert (calls.get("query"), calls.get("update"), calls.get("composite")) == (1, None, 1)
-    attributes = (await handle.describe()).typed_search_attributes
+    description = await handle.describe()
+    attributes = description.typed_search_attributes
     assert attributes.get(ORDER_ID) == order.order_id
     assert attributes.get(ACTIVATION_STATUS) == "Activated"
+    assert attributes.get(SALESFORCE_ACCOUNT_ID) == order.account_id
+    assert attributes.get(WHMCS_ORDER_ID) == str(result.whmcs_order_id)
+    assert attributes.get(FAILED_STEP) is None
+    memo = await description.memo_value(ORDER_MEMO, type_hint=OrderMemo)
+    assert memo.summary.endswith(f"for Account {order.account_id}, 2 item(s)")
+    assert (memo.runs, memo.failure_message) == (1, None)
 
 
 async def test_last_error_left_on_an_activating_order_is_cleared_first(
@@ -159,6 +174,7 @@ async def test_missing_payment_method_fails_with_409_then_manual_retry_resumes(
     assert record["Activation_Error_Code__c"] == "409"
     assert record["Activation_Error_Message__c"] == "Payment method missing"
     assert "AddOrder" not in vendors.whmcs.call_counts()
+    assert status.current_step == ProvisionStep.PAYMENT_METHOD
 
     vendors.whmcs.add_pay_method(order.whmcs_client_id)
     answer = await handle.execute_update(ProvisionOrder.request_retry, RetryRequest())
