@@ -1,5 +1,7 @@
 """Search attributes the workflows set; register them on the namespace (see README)."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
@@ -13,7 +15,7 @@ SIM_ACCOUNT = SearchAttributeKey.for_keyword("SimAccount")
 RECORDS_MONTH = SearchAttributeKey.for_keyword("RecordsMonth")
 CREDENTIAL_KIND = SearchAttributeKey.for_keyword("CredentialKind")
 
-ALL = [
+ALL: list[SearchAttributeKey[Any]] = [
     ORDER_ID,
     ACTIVATION_STATUS,
     SALESFORCE_ACCOUNT_ID,
