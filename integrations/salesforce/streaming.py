@@ -56,11 +56,15 @@ Please provide a valid ID, -2 to replay all events, or -1 to replay only new eve
 (https://github.com/forcedotcom/EMP-Connector/issues/14)."""
 
 Message = dict[str, Any]
+ReplayPosition = int | bytes
+"""Where a subscription starts: -1 (new events), -2 (every retained event), or after an
+event: its replay id, an int on CometD, opaque bytes on the Pub/Sub API."""
 
 
 class PlatformEvent(BaseModel):
     channel: str
-    replay_id: int
+    replay_id: int | bytes
+    """An int on CometD, opaque bytes on the Pub/Sub API."""
     event_uuid: str | None
     payload: dict[str, Any]
 
@@ -72,17 +76,21 @@ class StreamingError(Exception):
 class InvalidReplayIdError(StreamingError):
     """The replay id is outside the retention window (or never existed)."""
 
-    def __init__(self, replay_id: int, message: str) -> None:
+    def __init__(self, replay_id: ReplayPosition, message: str) -> None:
         super().__init__(message)
         self.replay_id = replay_id
 
 
 class PlatformEventTransport(Protocol):
     def batches(
-        self, channel: str, replay_from: Callable[[], int]
+        self, channel: str, replay_from: Callable[[], ReplayPosition]
     ) -> AsyncIterator[list[PlatformEvent]]:
         """Events of `channel` in arrival order, one list per server response (possibly
         empty); every (re)subscription starts after `replay_from()` (-1 new, -2 retained)."""
+        ...
+
+    async def check_subscription(self, channel: str) -> None:
+        """Whether the integration user may subscribe to `channel`, consuming no event."""
         ...
 
     async def aclose(self) -> None: ...
@@ -152,14 +160,14 @@ class CometdTransport:
         self._session: _Session | None = None
 
     async def batches(
-        self, channel: str, replay_from: Callable[[], int]
+        self, channel: str, replay_from: Callable[[], ReplayPosition]
     ) -> AsyncIterator[list[PlatformEvent]]:
         session: _Session | None = None
         lost_in_a_row: list[_SessionLostError] = []
         while True:
             try:
                 if session is None:
-                    session = await self._start_session(channel, replay_from())
+                    session = await self._start_session(channel, _cometd_replay_id(replay_from()))
                 batch = await self._connect(session, channel)
             except _SessionLostError as lost:
                 session = None
@@ -280,6 +288,14 @@ class CometdTransport:
                 raise StreamingError(f"Salesforce rejected a fresh session: {lost}")
             self._auth.invalidate(lost.token)
         await asyncio.sleep(delay)
+
+
+def _cometd_replay_id(position: ReplayPosition) -> int:
+    if isinstance(position, bytes):
+        raise InvalidReplayIdError(
+            position, "a Pub/Sub API replay id cannot resume a CometD subscription"
+        )
+    return position
 
 
 def _meta_reply(messages: list[Message], channel: str) -> Message:

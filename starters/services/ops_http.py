@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import structlog
@@ -35,6 +37,7 @@ from integrations.metrics import (
     temporal_metrics_runtime,
 )
 from integrations.redis_connection import redis_client
+from integrations.workflow_gauges import workflow_gauges_exposition
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +45,12 @@ WORKER_NEEDS = (Dependency.DATABASE, Dependency.REDIS, Dependency.TEMPORAL)
 BRIDGE_NEEDS = (Dependency.REDIS, Dependency.TEMPORAL)
 
 
-def ops_app(health: ProcessHealth, temporal_metrics_port: int | None = None) -> Starlette:
+def ops_app(
+    health: ProcessHealth,
+    temporal_metrics_port: int | None = None,
+    *,
+    workflow_gauges: bool = False,
+) -> Starlette:
     async def health_endpoint(_: Request) -> Response:
         report, ready = await health.report()
         return JSONResponse(report.model_dump(mode="json"), status_code=200 if ready else 503)
@@ -52,6 +60,8 @@ def ops_app(health: ProcessHealth, temporal_metrics_port: int | None = None) -> 
         if temporal_metrics_port is not None:
             async with httpx.AsyncClient() as http:
                 parts.append(await temporal_exposition(http, temporal_metrics_port))
+        if workflow_gauges:
+            parts.append(await workflow_gauges_exposition(health.temporal, datetime.now(UTC)))
         return Response(b"".join(parts), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     return Starlette(
@@ -112,11 +122,14 @@ class OpsEndpoint:
     port_setting: str
     needs: tuple[Dependency, ...]
     temporal_metrics_port: int | None
+    workflow_gauges: bool = False
+    """Failed orders and running rotations from Temporal's visibility (the worker's)."""
 
     @classmethod
     def for_worker(cls) -> OpsEndpoint:
         settings = load(OpsSettings)
-        return cls._prepared(settings, settings.worker_port, "WORKER_HTTP_PORT", WORKER_NEEDS)
+        endpoint = cls._prepared(settings, settings.worker_port, "WORKER_HTTP_PORT", WORKER_NEEDS)
+        return dataclasses.replace(endpoint, workflow_gauges=True)
 
     @classmethod
     def for_bridge(cls) -> OpsEndpoint:
@@ -162,7 +175,12 @@ class OpsEndpoint:
             role=role,
         )
         try:
-            async with serving(ops_app(health, self.temporal_metrics_port), listener):
+            app = ops_app(
+                health,
+                self.temporal_metrics_port,
+                workflow_gauges=self.workflow_gauges,
+            )
+            async with serving(app, listener):
                 log.info("Serving /health and /metrics", host=self.settings.host, port=self.port)
                 yield
         finally:
