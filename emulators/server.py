@@ -28,7 +28,7 @@ class EmulatorServer:
             app,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan="auto",
             timeout_graceful_shutdown=1,
             ssl_certfile=str(tls.cert_chain_path) if tls else None,
             ssl_keyfile=str(tls.key_path) if tls else None,

@@ -201,6 +201,12 @@ class SalesforceSettings(_Settings):
     api_version: str = "62.0"
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
     ca_bundle: Path | None = Field(default=None, description="extra CA file to trust")
+    pubsub_endpoint: str = Field(
+        default="api.pubsub.salesforce.com:7443",
+        pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$",
+        description="host:port of the Pub/Sub API (gRPC over TLS, trusting SF_CA_BUNDLE when "
+        "set); api.deu.pubsub.salesforce.com:7443 for Hyperforce Germany",
+    )
 
     @field_validator("audience")
     @classmethod
@@ -312,6 +318,15 @@ class ReplayMode(StrEnum):
     ALL = "ALL"
 
 
+class EventTransport(StrEnum):
+    """How the bridge receives Platform Events."""
+
+    PUBSUB = "pubsub"
+    """Salesforce's Pub/Sub API (gRPC, Avro, flow control): recommended for new work."""
+    COMETD = "cometd"
+    """The Streaming API (CometD long polling), as the seed system subscribed."""
+
+
 class PlatformEventSettings(_Settings):
     """The Platform Event subscription of the bridge (seed names: SF_EVENTS_*)."""
 
@@ -320,6 +335,14 @@ class PlatformEventSettings(_Settings):
     events_enabled: bool = False
     provision_event_channel: str = "/event/OrderProvisionRequested__e"
     events_replay: ReplayMode = ReplayMode.LATEST
+    events_transport: EventTransport = EventTransport.PUBSUB
+    pubsub_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="events asked of the Pub/Sub API at a time (its maximum is 100); the next "
+        "batch is asked for once Temporal acknowledged these",
+    )
 
 
 class RedisSettings(_Settings):

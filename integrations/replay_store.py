@@ -11,16 +11,25 @@ https://developer.salesforce.com/docs/atlas.en-us.244.0.api_streaming.meta/api_s
 -1 and -2 are subscription options ("new events only", "every retained event"), not ids of
 events, so they are never stored. Anything else found there (a person edited it, another
 program wrote it) is `UnusableReplayIdError`, which says what is wrong with the value.
+
+The Pub/Sub API's replay ids are opaque bytes: they are stored under the same key as
+`pubsub:` and their base64, so that neither transport ever reads the other's id as its own.
+A bridge that finds the other transport's id (SF_EVENTS_TRANSPORT was changed) gets
+`UnusableReplayIdError` naming the transport that wrote it, and replays every retained event,
+which the workflow ids make harmless.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from integrations.config import EventTransport
 from integrations.leader_lease import Fence
 from integrations.metrics import REPLAY_IDS_STORED
 
@@ -28,6 +37,10 @@ log = structlog.get_logger(__name__)
 
 LARGEST_REPLAY_ID = 2**63 - 1
 """Salesforce's CometD clients hold a replay id in a Java long."""
+PUBSUB_PREFIX = b"pubsub:"
+LONGEST_PUBSUB_REPLAY_ID = 64
+"""Bytes; Salesforce's are around ten, the bound only refuses junk."""
+ReplayId = int | bytes
 _DIGITS = re.compile(rb"[0-9]+")
 _SHOWN_LENGTH = 40
 _SUBSCRIPTION_OPTIONS = {-1: "new events only", -2: "every retained event"}
@@ -77,6 +90,44 @@ def parse_replay_id(value: bytes) -> int:
     return int(text)
 
 
+def stored_form(replay_id: ReplayId) -> str:
+    """The key's value for a replay id: decimal digits (CometD), `pubsub:<base64>` (Pub/Sub)."""
+    if isinstance(replay_id, bytes):
+        return (PUBSUB_PREFIX + base64.b64encode(replay_id)).decode()
+    return str(replay_id)
+
+
+def parse_stored_replay_id(value: bytes, transport: EventTransport) -> ReplayId:
+    """The replay id `transport` resumes from; raises ValueError saying what is wrong."""
+    if value.startswith(PUBSUB_PREFIX):
+        if transport is EventTransport.COMETD:
+            raise ValueError(
+                "holds a Pub/Sub API replay id (written with SF_EVENTS_TRANSPORT=pubsub); "
+                "CometD cannot resume from it"
+            )
+        return _parse_pubsub_replay_id(value[len(PUBSUB_PREFIX) :])
+    replay_id = parse_replay_id(value)
+    if transport is EventTransport.PUBSUB:
+        raise ValueError(
+            f"holds {replay_id}, a CometD replay id (written with SF_EVENTS_TRANSPORT=cometd); "
+            "the Pub/Sub API cannot resume from it"
+        )
+    return replay_id
+
+
+def _parse_pubsub_replay_id(encoded: bytes) -> bytes:
+    try:
+        replay_id = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"is {_shown(PUBSUB_PREFIX + encoded)}, not pubsub:<base64>") from None
+    if not 0 < len(replay_id) <= LONGEST_PUBSUB_REPLAY_ID:
+        raise ValueError(
+            f"holds a Pub/Sub API replay id of {len(replay_id)} bytes (1 to "
+            f"{LONGEST_PUBSUB_REPLAY_ID} expected)"
+        )
+    return replay_id
+
+
 def _shown(value: bytes | str) -> str:
     """The value as a log line may show it: its start, and its length if it is cut."""
     if len(value) <= _SHOWN_LENGTH:
@@ -86,16 +137,25 @@ def _shown(value: bytes | str) -> str:
 
 
 class ReplayIdStore:
-    def __init__(self, redis: Redis, channel: str, *, fence: Fence | None = None) -> None:
-        """`fence`: write only while its term holds the leader lease (None: always write)."""
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        *,
+        fence: Fence | None = None,
+        transport: EventTransport = EventTransport.COMETD,
+    ) -> None:
+        """`fence`: write only while its term holds the leader lease (None: always write);
+        `transport`: whose replay ids `load` accepts."""
         self._redis = redis
+        self._transport = transport
         self._fence = fence
         self._channel = channel
         self.key = replay_key(channel)
-        self._unsaved: int | None = None
+        self._unsaved: ReplayId | None = None
         self._redis_down = False
 
-    async def load(self) -> int | None:
+    async def load(self) -> ReplayId | None:
         """The stored replay id; the unsaved one in memory wins, being newer. Raises
         `UnusableReplayIdError` when the key holds anything but an event's replay id, and
         `RedisError` when Redis cannot say whether an id is stored."""
@@ -118,7 +178,8 @@ class ReplayIdStore:
         if stored is None:
             return None
         try:
-            return parse_replay_id(stored if isinstance(stored, bytes) else stored.encode())
+            value = stored if isinstance(stored, bytes) else stored.encode()
+            return parse_stored_replay_id(value, self._transport)
         except ValueError as problem:
             raise UnusableReplayIdError(self.key, str(problem)) from None
 
@@ -126,7 +187,7 @@ class ReplayIdStore:
         self._unsaved = None
         await self._redis.delete(self.key)
 
-    async def save(self, replay_id: int) -> None:
+    async def save(self, replay_id: ReplayId) -> None:
         self._unsaved = replay_id
         await self.flush()
 
@@ -135,7 +196,7 @@ class ReplayIdStore:
         if self._unsaved is None:
             return
         try:
-            written = await self._write(str(self._unsaved))
+            written = await self._write(stored_form(self._unsaved))
         except RedisError as error:
             self._note_redis_down(error)
             return

@@ -1,7 +1,10 @@
 """The Salesforce emulator: OAuth JWT bearer login, the REST data API, the Streaming API
-(CometD Platform Events) and its control API."""
+(CometD Platform Events), the Pub/Sub API (gRPC, same events) and its control API."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,14 +24,22 @@ from emulators.salesforce.describe import FieldDefinitions
 from emulators.salesforce.event_bus import EventBus
 from emulators.salesforce.fault_responses import RecordErrors, serve_with_faults
 from emulators.salesforce.oauth import JwtBearerIssuer, token_response
+from emulators.salesforce.pubsub.control_routes import pubsub_control_routes
+from emulators.salesforce.pubsub.server import PubSubServer
+from emulators.salesforce.pubsub.service import PubSubService
 from emulators.salesforce.query import DEFAULT_BATCH_SIZE, QueryEngine
 from emulators.salesforce.records import RecordStore
 from emulators.salesforce.rest import RestApi
+from emulators.tls import TlsFiles
 
 
 class SalesforceEmulator:
     """In-memory org; call counts per operation: "token", "query", "update", "composite",
-    and the CometD ones: "handshake", "subscribe", "connect", "unsubscribe", "disconnect"."""
+    the CometD ones: "handshake", "subscribe", "connect", "unsubscribe", "disconnect", and the
+    Pub/Sub API's: "subscribe", "get_topic", "get_schema".
+
+    With `pubsub_tls`, the ASGI app's lifespan also serves the Pub/Sub API (gRPC) on
+    `pubsub_port` (0: a free one, known as `pubsub_port` once the app has started)."""
 
     def __init__(
         self,
@@ -36,6 +47,9 @@ class SalesforceEmulator:
         api_limit: int = DEFAULT_API_LIMIT,
         query_batch_size: int = DEFAULT_BATCH_SIZE,
         connect_hold_seconds: float = DEFAULT_CONNECT_HOLD_SECONDS,
+        pubsub_tls: TlsFiles | None = None,
+        pubsub_host: str = "127.0.0.1",
+        pubsub_port: int = 0,
     ) -> None:
         self.core = EmulatorCore()
         self.issuer = JwtBearerIssuer()
@@ -48,6 +62,12 @@ class SalesforceEmulator:
         self.events = EventBus(self.clock)
         self.cometd = CometdEndpoint(
             self.core, self.issuer, self.events, self.clock, hold_seconds=connect_hold_seconds
+        )
+        self.pubsub = PubSubService(self.core, self.issuer, self.events, self.clock)
+        self._pubsub_server = (
+            PubSubServer(self.pubsub, host=pubsub_host, port=pubsub_port, tls=pubsub_tls)
+            if pubsub_tls
+            else None
         )
         self._initial_api_limit = api_limit
         self._initial_batch_size = query_batch_size
@@ -72,6 +92,11 @@ class SalesforceEmulator:
         self.clock.reset()
         self.cometd.hold_seconds = self._initial_connect_hold
         self.cometd.reconnect_deadline_seconds = DEFAULT_RECONNECT_DEADLINE_SECONDS
+        self.pubsub.reset()
+
+    @property
+    def pubsub_port(self) -> int | None:
+        return self._pubsub_server.port if self._pubsub_server else None
 
     def asgi_app(self) -> Starlette:
         rest = RestApi(
@@ -101,8 +126,21 @@ class SalesforceEmulator:
                 *self.core.control_routes(self.reset),
                 *control.routes(),
                 *self.field_definitions.control_routes(),
-            ]
+                *pubsub_control_routes(self.pubsub),
+            ],
+            lifespan=self._lifespan,
         )
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        if self._pubsub_server is None:
+            yield
+            return
+        await self._pubsub_server.start()
+        try:
+            yield
+        finally:
+            await self._pubsub_server.stop()
 
     async def _token(self, request: Request) -> Response:
         return await serve_with_faults(

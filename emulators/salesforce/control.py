@@ -20,6 +20,7 @@ from emulators.salesforce.control_models import (
 from emulators.salesforce.describe import FieldChange
 from emulators.salesforce.event_bus import ORDER_PROVISION_CHANNEL
 from emulators.salesforce.oauth import certificate_fingerprint
+from emulators.salesforce.pubsub.service import replay_id_bytes
 
 Pem = str | bytes
 
@@ -157,8 +158,33 @@ class SalesforceEmulatorControl(EmulatorControl):
         """Forget every CometD client: their next message gets `403::Unknown client`."""
         self._http.delete("/cometd/clients").raise_for_status()
 
+    def set_pubsub_keepalive(self, seconds: float) -> None:
+        """How long a Pub/Sub stream with requested events pending waits for one before an
+        empty keepalive FetchResponse (Salesforce: within 270 s)."""
+        self._http.put("/pubsub/settings", json={"keepalive_seconds": seconds}).raise_for_status()
+
+    def set_pubsub_idle_close(self, seconds: float) -> None:
+        """How long (org clock) a Pub/Sub stream may have nothing requested before the server
+        closes it (a slow consumer)."""
+        self._http.put("/pubsub/settings", json={"idle_close_seconds": seconds}).raise_for_status()
+
+    def pubsub_streams(self) -> list[dict[str, Any]]:
+        """Each open Subscribe stream: `topic`, `position` (the replay id it is at, as a
+        number) and `pending` (events requested, not yet delivered)."""
+        streams: list[dict[str, Any]] = self.get("/pubsub/streams")
+        return streams
+
+    def close_pubsub_streams(self) -> None:
+        """End every open Subscribe stream with UNAVAILABLE, as a server restart does."""
+        self._http.delete("/pubsub/streams").raise_for_status()
+
     def _put_settings(self, settings: OrgSettings) -> None:
         self._http.put("/settings", json=settings.model_dump(exclude_none=True)).raise_for_status()
+
+
+def pubsub_replay_id(replay_id: int) -> bytes:
+    """The Pub/Sub API's replay id of the event whose CometD replay id is `replay_id`."""
+    return replay_id_bytes(replay_id)
 
 
 def _replay_id(event_message: dict[str, Any]) -> int:

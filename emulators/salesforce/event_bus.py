@@ -121,6 +121,14 @@ class EventBus:
             listener(channel)
         return event
 
+    def channels(self) -> frozenset[str]:
+        return PLATFORM_EVENT_CHANNELS
+
+    def latest_replay_id(self, channel: str) -> int:
+        """The replay id of the channel's newest event (published or not yet: where -1 starts)."""
+        self._check_channel(channel)
+        return self._last_replay_ids[channel]
+
     def retained(self, channel: str) -> list[PublishedEvent]:
         self._check_channel(channel)
         oldest_kept = self._clock.now() - RETENTION

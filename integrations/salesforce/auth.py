@@ -34,6 +34,8 @@ or SF_PRIVATE_KEY_PATH / SF_PRIVATE_KEY_BASE64 without a store."""
 class SalesforceToken:
     access_token: str = field(repr=False)
     instance_url: str
+    org_id: str = ""
+    """From the identity URL (`id`, .../id/<org id>/<user id>): the Pub/Sub API's `tenantid`."""
 
 
 class SalesforceAuth:
@@ -99,7 +101,11 @@ class SalesforceAuth:
             raise failure
         body = response.json()
         log.info("salesforce login succeeded", instance_url=body["instance_url"])
-        return SalesforceToken(access_token=body["access_token"], instance_url=body["instance_url"])
+        return SalesforceToken(
+            access_token=body["access_token"],
+            instance_url=body["instance_url"],
+            org_id=_org_id(body.get("id")),
+        )
 
     def _assertion(self, private_key_pem: bytes) -> str:
         claims = {
@@ -115,6 +121,11 @@ class SalesforceAuth:
             return jwt.encode(claims, private_key_pem, algorithm="RS256")
         except (ValueError, jwt.PyJWTError):
             raise AuthenticationError("AUTH", "the private key is not a usable RSA key") from None
+
+
+def _org_id(identity_url: object) -> str:
+    parts = str(identity_url or "").rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 3 and parts[-3] == "id" else ""
 
 
 def tls_verification(settings: SalesforceSettings) -> ssl.SSLContext | bool:

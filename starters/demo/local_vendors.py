@@ -98,6 +98,7 @@ class LocalVendors:
             "SF_USERNAME": salesforce.username,
             "SF_PRIVATE_KEY_PATH": str(salesforce.private_key_path),
             "SF_CA_BUNDLE": str(salesforce.ca_bundle),
+            "SF_PUBSUB_ENDPOINT": salesforce.pubsub_endpoint,
             "WHMCS_API_URL": whmcs.api_url,
             "WHMCS_API_IDENTIFIER": whmcs.api_identifier.get_secret_value(),
             "WHMCS_API_SECRET": whmcs.api_secret.get_secret_value(),
@@ -130,20 +131,23 @@ def running_vendor_emulators(
     client_timeout_ms: int = 10_000,
     host: str = "127.0.0.1",
     salesforce_port: int = 0,
+    salesforce_pubsub_port: int = 0,
     whmcs_port: int = 0,
     freebit_port: int = 0,
 ) -> Iterator[LocalVendors]:
-    """Start the emulators (port 0: a free one); the JWT key and TLS files live in `work_dir`."""
+    """Start the emulators (port 0: a free one); the JWT key and TLS files live in `work_dir`.
+    The Salesforce emulator serves the Pub/Sub API (gRPC, TLS) on `salesforce_pubsub_port`."""
     tls = ensure_tls_files(work_dir)
     key_pair = generate_jwt_key_pair(INTEGRATION_USER)
     key_path = work_dir / "salesforce-jwt.key"
     key_path.write_bytes(key_pair.private_key_pem)
     key_path.chmod(0o600)
     with ExitStack() as stack:
+        salesforce = SalesforceEmulator(
+            pubsub_tls=tls, pubsub_host=host, pubsub_port=salesforce_pubsub_port
+        )
         salesforce_server = stack.enter_context(
-            EmulatorServer(
-                SalesforceEmulator().asgi_app(), host=host, port=salesforce_port, tls=tls
-            )
+            EmulatorServer(salesforce.asgi_app(), host=host, port=salesforce_port, tls=tls)
         )
         whmcs_server = stack.enter_context(
             EmulatorServer(WhmcsEmulator().asgi_app(), host=host, port=whmcs_port)
@@ -164,6 +168,7 @@ def running_vendor_emulators(
                 private_key_path=key_path,
                 ca_bundle=tls.ca_path,
                 timeout=client_timeout_ms,
+                pubsub_endpoint=f"localhost:{salesforce.pubsub_port}",
             ),
             whmcs_settings=WhmcsSettings(
                 api_url=f"{whmcs_server.url}{API_PATH}",

@@ -83,7 +83,7 @@ async def next_batch(batches: AsyncIterator[list[PlatformEvent]]) -> list[Platfo
         return await anext(batches)
 
 
-def replay_ids(batch: list[PlatformEvent]) -> list[int]:
+def replay_ids(batch: list[PlatformEvent]) -> list[int | bytes]:
     return [event.replay_id for event in batch]
 
 

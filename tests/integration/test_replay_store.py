@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from integrations.config import EventTransport
 from integrations.redis_connection import redis_client
 from integrations.replay_store import ReplayIdStore, UnusableReplayIdError, replay_key
 from tests.conftest import TEST_REDIS_URL
@@ -82,3 +83,69 @@ async def test_a_saved_replay_id_replaces_an_unusable_value(redis: Redis, channe
 
     assert await ReplayIdStore(redis, channel).load() == 8301245
     assert await redis.get(replay_key(channel)) == b"8301245"
+
+
+PUBSUB_REPLAY_ID = b"\x00\x00\x00\x00\x00\x5a\x94\xf0\x00\x00"
+
+
+async def test_a_pubsub_replay_id_is_stored_as_opaque_bytes_and_read_back(
+    redis: Redis, channel: str
+) -> None:
+    await ReplayIdStore(redis, channel, transport=EventTransport.PUBSUB).save(PUBSUB_REPLAY_ID)
+
+    assert await redis.get(replay_key(channel)) == b"pubsub:AAAAAABalPAAAA=="
+    store = ReplayIdStore(redis, channel, transport=EventTransport.PUBSUB)
+    assert await store.load() == PUBSUB_REPLAY_ID
+
+
+@pytest.mark.parametrize(
+    ("written_by", "read_by", "problem"),
+    [
+        pytest.param(
+            EventTransport.PUBSUB,
+            EventTransport.COMETD,
+            "holds a Pub/Sub API replay id (written with SF_EVENTS_TRANSPORT=pubsub); CometD "
+            "cannot resume from it",
+            id="pubsub-id-read-by-cometd",
+        ),
+        pytest.param(
+            EventTransport.COMETD,
+            EventTransport.PUBSUB,
+            "holds 4242, a CometD replay id (written with SF_EVENTS_TRANSPORT=cometd); the "
+            "Pub/Sub API cannot resume from it",
+            id="cometd-id-read-by-pubsub",
+        ),
+    ],
+)
+async def test_one_transports_replay_id_is_never_read_as_the_others(
+    redis: Redis,
+    channel: str,
+    written_by: EventTransport,
+    read_by: EventTransport,
+    problem: str,
+) -> None:
+    replay_id = PUBSUB_REPLAY_ID if written_by is EventTransport.PUBSUB else 4242
+    await ReplayIdStore(redis, channel, transport=written_by).save(replay_id)
+
+    with pytest.raises(UnusableReplayIdError) as unusable:
+        await ReplayIdStore(redis, channel, transport=read_by).load()
+
+    assert unusable.value.problem == problem
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        pytest.param(b"pubsub:not base64!", "is b'pubsub:not base64!', not pubsub:<base64>"),
+        pytest.param(b"pubsub:", "holds a Pub/Sub API replay id of 0 bytes (1 to 64 expected)"),
+    ],
+)
+async def test_a_damaged_pubsub_replay_id_is_unusable(
+    redis: Redis, channel: str, stored: bytes, problem: str
+) -> None:
+    await redis.set(replay_key(channel), stored)
+
+    with pytest.raises(UnusableReplayIdError) as unusable:
+        await ReplayIdStore(redis, channel, transport=EventTransport.PUBSUB).load()
+
+    assert unusable.value.problem == problem
