@@ -1,13 +1,19 @@
-"""Provisioning benchmark, end to end: Salesforce emulator approve -> Platform Event (CometD)
--> bridge -> ProvisionOrder -> WHMCS -> Salesforce Activated, on the dev server with the
-emulators at zero added latency; worker and bridge are `portalctl` child processes.
+"""Provisioning benchmark, end to end: Salesforce emulator approve -> Platform Event -> bridge
+-> ProvisionOrder -> WHMCS -> Salesforce Activated, on the dev server with the emulators at zero
+added latency; worker and bridge are `portalctl` child processes.
 
-Prints, from one run: orders/s at saturation; p50/p95/p99 latency (approve -> workflow
-closed) at a fixed offered load; the same vendor calls made directly from one asyncio loop
-without Temporal (the no-durability limit) and the ratio; API calls per order counted by the
-emulators; the worker's resident memory idle and under load.
+Prints, from one run: orders/s at saturation; p50/p95/p99 latency from approval to the Order's
+`LastModifiedDate` as the Activated write-back left it, at a fixed offered load; CPU seconds
+per 100 orders of every process; worker log lines per order; API calls per order counted by
+the emulators; the worker's resident memory idle and under load; and the same vendor calls made
+directly from one asyncio loop without Temporal (the no-durability limit).
+
+With `--baseline REF`, the worker and the bridge of every other run come from a `git worktree`
+of REF instead of this checkout (the same harness, emulators and driver): `--pairs` alternating
+before/after pairs, then each figure's median after/before ratio.
 
     .venv/bin/python -m bench.provisioning [--orders 1000] [--rate 20] [--seconds 30]
+    .venv/bin/python -m bench.provisioning --baseline e6b3be1 --pairs 3 --orders 600 --rate 5
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from bench.conditions import machine_conditions
-from bench.stack import Stack, running_stack
+from bench.stack import PROJECT_ROOT, Stack, running_stack
 from contracts.provisioning import (
     AcceptOrderRequest,
     ActivationSuccess,
@@ -53,6 +59,9 @@ WARM_UP_ORDERS = 20
 DIRECT_IN_FLIGHT = 64
 SALESFORCE_THREADS = 16
 CLOSED = "WorkflowType = 'ProvisionOrder' AND ExecutionStatus = 'Completed'"
+SALESFORCE_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
+MEASURED_ROLES = ("temporal dev server", "portalctl worker", "portalctl bridge", "redis")
+"""All processes but the emulators and the benchmark driver."""
 
 
 @dataclass(frozen=True)
@@ -61,37 +70,65 @@ class Batch:
     orders: int
     calls: dict[str, Counter[str]]
     cpu_seconds: dict[str, float]
-    closed_at: dict[str, datetime]
     peak_rss: int
+    worker_log_lines: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    saturation: Batch
+    latency_ms: list[float]
+    """p50, p95, p99 at the offered load: approval -> Activated in Salesforce."""
+    idle_rss: int
+
+    @property
+    def orders_per_second(self) -> float:
+        return self.saturation.orders / self.saturation.seconds
+
+    def cpu_per_100(self, role: str) -> float:
+        return self.saturation.cpu_seconds.get(role, 0.0) * 100 / self.saturation.orders
+
+    @property
+    def cpu_per_100_total(self) -> float:
+        return sum(self.cpu_per_100(role) for role in MEASURED_ROLES)
+
+    @property
+    def log_lines_per_order(self) -> float:
+        return self.saturation.worker_log_lines / self.saturation.orders
+
+    def headline(self) -> dict[str, float]:
+        return {
+            "saturation, orders/s": self.orders_per_second,
+            "latency p50, ms": self.latency_ms[0],
+            "latency p95, ms": self.latency_ms[1],
+            "latency p99, ms": self.latency_ms[2],
+            "CPU s / 100 orders, all but emulators": self.cpu_per_100_total,
+            **{f"  {role}": self.cpu_per_100(role) for role in MEASURED_ROLES[:3]},
+            "worker log lines / order": self.log_lines_per_order,
+            "worker RSS idle, MiB": self.idle_rss / 2**20,
+            "worker RSS under load, MiB": self.saturation.peak_rss / 2**20,
+        }
 
 
 async def main(args: argparse.Namespace) -> None:
     configure_logging(LoggingSettings(level="WARNING"))
+    if args.baseline:
+        await _compare(args)
+        return
     with tempfile.TemporaryDirectory() as work:
         async with running_stack(Path(work)) as stack:
-            idle_rss = stack.worker.resident_bytes()
-            await _saturate(stack, WARM_UP_ORDERS)
-            saturated = await _saturate(stack, args.orders, args.profile)
-            approved_at, steady = await _offer(stack, args.rate, args.seconds)
+            figures = await _measure(stack, args)
             direct_seconds, direct_calls = await _direct(stack, args.orders)
-    latencies = sorted(
-        (steady.closed_at[order_id].timestamp() - approved) * 1000
-        for order_id, approved in approved_at.items()
-    )
-    temporal_rate = saturated.orders / saturated.seconds
-    direct_rate = args.orders / direct_seconds
     print(f"conditions: {machine_conditions()}, dev server,")
     print("  emulators at zero added latency, worker and bridge as child processes")
-    print(f"saturation: {saturated.orders} orders in {saturated.seconds:.1f} s")
-    print(f"  through Temporal:           {temporal_rate:7.1f} orders/s")
-    print(f"  direct, no durability:      {direct_rate:7.1f} orders/s")
-    print(f"  ratio direct / Temporal:    {direct_rate / temporal_rate:7.2f}x")
-    quantiles = statistics.quantiles(latencies, n=100)
-    print(
-        f"latency at {args.rate} orders/s offered for {args.seconds} s ({len(latencies)} orders): "
-        f"p50 {quantiles[49]:.0f} ms, p95 {quantiles[94]:.0f} ms, p99 {quantiles[98]:.0f} ms"
-    )
+    print(f"offered load for latency: {args.rate} orders/s for {args.seconds} s")
+    for name, value in figures.headline().items():
+        print(f"{name:<40} {value:9.2f}")
+    direct_rate = args.orders / direct_seconds
+    print(f"direct, no durability: {direct_rate:.1f} orders/s, ", end="")
+    print(f"{direct_rate / figures.orders_per_second:.2f}x the Temporal path")
     print("API calls per provisioned order (Temporal path | direct):")
+    saturated = figures.saturation
     for vendor, counts in saturated.calls.items():
         direct = direct_calls[vendor]
         for operation in sorted(set(counts) | set(direct)):
@@ -99,28 +136,77 @@ async def main(args: argparse.Namespace) -> None:
                 f"  {vendor:>10} {operation:<16} {counts[operation] / saturated.orders:5.2f} | "
                 f"{direct[operation] / args.orders:5.2f}"
             )
-    print("CPU seconds per 100 orders at saturation, by process:")
-    for process, seconds in sorted(saturated.cpu_seconds.items(), key=lambda item: -item[1]):
-        print(f"  {process:<22} {seconds * 100 / saturated.orders:6.2f}")
-    loaded_rss = saturated.peak_rss
-    print(f"worker RSS: idle {idle_rss / 2**20:.0f} MiB, under load {loaded_rss / 2**20:.0f} MiB")
+
+
+async def _compare(args: argparse.Namespace) -> None:
+    """Alternating before (REF) / after (this checkout) pairs, and the median ratios."""
+    pairs: list[tuple[Figures, Figures]] = []
+    with _worktree(args.baseline) as baseline:
+        for _ in range(args.pairs):
+            before = await _measure_tree(args, baseline)
+            after = await _measure_tree(args, PROJECT_ROOT)
+            pairs.append((before, after))
+            print(f"pair {len(pairs)} done: {machine_conditions()}", flush=True)
+    print(f"before = {args.baseline}, after = this checkout; {args.orders} orders at saturation,")
+    print(f"latency at {args.rate} orders/s for {args.seconds} s; {machine_conditions()}")
+    names = list(pairs[0][0].headline())
+    print(f"{'figure':<40} " + " ".join(f"{'pair ' + str(i + 1):>17}" for i in range(len(pairs))))
+    for name in names:
+        cells = [f"{b.headline()[name]:7.2f} -> {a.headline()[name]:7.2f}" for b, a in pairs]
+        ratios = [a.headline()[name] / b.headline()[name] for b, a in pairs if b.headline()[name]]
+        median = f"{statistics.median(ratios):6.2f}x" if ratios else ""
+        print(f"{name:<40} " + " ".join(f"{cell:>17}" for cell in cells) + f"  {median}")
+
+
+async def _measure_tree(args: argparse.Namespace, tree: Path) -> Figures:
+    with tempfile.TemporaryDirectory() as work:
+        async with running_stack(Path(work), source_tree=tree) as stack:
+            return await _measure(stack, args)
+
+
+async def _measure(stack: Stack, args: argparse.Namespace) -> Figures:
+    idle_rss = stack.worker.resident_bytes()
+    await _saturate(stack, WARM_UP_ORDERS)
+    saturated = await _saturate(stack, args.orders, args.profile)
+    latencies = sorted(await _offer(stack, args.rate, args.seconds))
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Figures(saturated, [quantiles[49], quantiles[94], quantiles[98]], idle_rss)
+
+
+@contextmanager
+def _worktree(ref: str) -> Iterator[Path]:
+    """A detached `git worktree` of `ref`, removed afterwards."""
+    with tempfile.TemporaryDirectory() as parent:
+        path = Path(parent) / "baseline"
+        git = ["git", "-C", str(PROJECT_ROOT), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(path), ref], check=True, capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run([*git, "remove", "--force", str(path)], check=True)
 
 
 async def _saturate(stack: Stack, count: int, profile: Path | None = None) -> Batch:
     """Approve `count` orders as fast as the emulator takes them; until all are closed."""
     orders = await stack.orders.create_many(count)
-    with _counted_calls(stack) as calls, _cpu_seconds() as cpu, _profiled(stack, profile):
+    with (
+        _counted_calls(stack) as calls,
+        _cpu_seconds() as cpu,
+        _profiled(stack, profile),
+        _log_lines(stack.worker.log_path) as lines,
+    ):
         started = time.time()
         with ThreadPoolExecutor(8) as approvals:
             for order in orders:
                 approvals.submit(stack.emulators.salesforce.approve_order, order.order_id)
-            batch = await _until_closed(stack, orders)
-    seconds = max(closed.timestamp() for closed in batch.closed_at.values()) - started
-    return Batch(seconds, count, calls, cpu, batch.closed_at, batch.peak_rss)
+            closed_at, peak_rss = await _until_closed(stack, orders)
+    seconds = max(closed.timestamp() for closed in closed_at.values()) - started
+    return Batch(seconds, count, calls, cpu, peak_rss, lines[0] if lines else 0)
 
 
-async def _offer(stack: Stack, rate: float, seconds: float) -> tuple[dict[str, float], Batch]:
-    """Approve at a fixed rate (open loop); when each was approved, and when each closed."""
+async def _offer(stack: Stack, rate: float, seconds: float) -> list[float]:
+    """Approve at a fixed rate (open loop); each order's milliseconds from its approval to the
+    Activated write-back, by the Order's LastModifiedDate in the Salesforce emulator."""
     orders = await stack.orders.create_many(int(rate * seconds))
     approved_at: dict[str, float] = {}
     loop = asyncio.get_running_loop()
@@ -132,11 +218,21 @@ async def _offer(stack: Stack, rate: float, seconds: float) -> tuple[dict[str, f
         await asyncio.to_thread(stack.emulators.salesforce.approve_order, order.order_id)
 
     approvals = [approve(order, begin + index / rate) for index, order in enumerate(orders)]
-    _, batch = await asyncio.gather(asyncio.gather(*approvals), _until_closed(stack, orders))
-    return approved_at, batch
+    await asyncio.gather(asyncio.gather(*approvals), _until_closed(stack, orders))
+    records = await asyncio.to_thread(stack.emulators.salesforce.list_records, "Order")
+    activated_at = {
+        record["Id"]: datetime.strptime(record["LastModifiedDate"], SALESFORCE_TIMESTAMP)
+        for record in records
+        if record["Id"] in approved_at
+    }
+    return [
+        (activated_at[order_id].timestamp() - approved) * 1000
+        for order_id, approved in approved_at.items()
+    ]
 
 
-async def _until_closed(stack: Stack, orders: list[BulkOrder]) -> Batch:
+async def _until_closed(stack: Stack, orders: list[BulkOrder]) -> tuple[dict[str, datetime], int]:
+    """When each order's workflow closed, and the worker's peak RSS meanwhile."""
     client = stack.env.client
     already = await client.count_workflows(CLOSED)
     peak_rss = 0
@@ -149,7 +245,18 @@ async def _until_closed(stack: Stack, orders: list[BulkOrder]) -> Batch:
         async for execution in client.list_workflows(CLOSED)
         if execution.id in wanted and execution.close_time is not None
     }
-    return Batch(0, len(orders), {}, {}, closed_at, peak_rss)
+    return closed_at, peak_rss
+
+
+@contextmanager
+def _log_lines(path: Path) -> Iterator[list[int]]:
+    """Lines the process appended to its log inside the block."""
+    offset = path.stat().st_size
+    counted: list[int] = []
+    yield counted
+    with path.open("rb") as log:
+        log.seek(offset)
+        counted.append(log.read().count(b"\n"))
 
 
 @contextmanager
@@ -288,4 +395,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", type=Path, help="write py-spy profiles of the worker and bridge here"
     )
+    parser.add_argument("--baseline", help="git ref whose worker and bridge to compare with")
+    parser.add_argument("--pairs", type=int, default=3, help="before/after pairs (--baseline)")
     asyncio.run(main(parser.parse_args()))

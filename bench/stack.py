@@ -92,19 +92,27 @@ def running_emulators(work_dir: Path) -> Iterator[Emulators]:
         process.wait(15)
 
 
-def compile_bytecode() -> None:
-    """Give this checkout the bytecode an installed worker has: pip compiles at install, even
+def compile_bytecode(tree: Path) -> None:
+    """Give the source tree the bytecode an installed worker has: pip compiles at install, even
     under PYTHONDONTWRITEBYTECODE=1 (set on these machines). Without it the workflow sandbox
     compiles the workflow module from source for every new workflow run (~3 ms each)."""
     for package in PROJECT_PACKAGES:
-        compileall.compile_dir(PROJECT_ROOT / package, quiet=1)
+        if (tree / package).is_dir():
+            compileall.compile_dir(tree / package, quiet=1)
 
 
 @asynccontextmanager
 async def running_stack(
-    work_dir: Path, *, bridge: bool = True, extra_environment: dict[str, str] | None = None
+    work_dir: Path,
+    *,
+    bridge: bool = True,
+    extra_environment: dict[str, str] | None = None,
+    source_tree: Path = PROJECT_ROOT,
 ) -> AsyncIterator[Stack]:
-    compile_bytecode()
+    """`source_tree`: where the worker and the bridge import the project from (another
+    checkout, such as a `git worktree` of an earlier commit, to measure before and after with
+    the same harness); the emulators and the driver always run this checkout."""
+    compile_bytecode(source_tree)
     async with AsyncExitStack() as stack:
         env = await start_dev_server()
         stack.push_async_callback(env.shutdown)
@@ -122,6 +130,7 @@ async def running_stack(
             "DATABASE_URL": database_url,
             "REDIS_URL": redis.url,
             "SF_EVENTS_REPLAY": "ALL",
+            "PYTHONPATH": str(source_tree),
             **(extra_environment or {}),
         }
         worker, bridge_process = stack.enter_context(
