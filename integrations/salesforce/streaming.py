@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ class PlatformEvent(BaseModel):
     """An int on CometD, opaque bytes on the Pub/Sub API."""
     event_uuid: str | None
     payload: dict[str, Any]
+    decode_error: str | None = None
+    """Why the payload could not be decoded; the event is delivered all the same, with
+    `raw_payload`, so that the intake parks it (every transport does this)."""
+    raw_payload: bytes = b""
 
 
 class StreamingError(Exception):
@@ -359,11 +364,14 @@ def _platform_event(message: Message, channel: str) -> PlatformEvent | None:
     if not isinstance(replay_id, int) or isinstance(replay_id, bool):
         return None
     payload = data.get("payload")
+    decoded = isinstance(payload, dict)
     return PlatformEvent(
         channel=channel,
         replay_id=replay_id,
         event_uuid=event_uuid if isinstance(event_uuid, str) else None,
-        payload=payload if isinstance(payload, dict) else {},
+        payload=payload if decoded else {},
+        decode_error=None if decoded else "the payload is not a JSON object",
+        raw_payload=b"" if decoded else json.dumps(payload).encode(),
     )
 
 

@@ -20,10 +20,21 @@ from redis.exceptions import RedisError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from integrations.config import PlatformEventSettings, ReplayMode, SalesforceSettings
-from integrations.metrics import PLATFORM_EVENT_LAG, PLATFORM_EVENTS_RECEIVED
+from integrations.config import (
+    DatabaseSettings,
+    PlatformEventSettings,
+    ReplayMode,
+    SalesforceSettings,
+)
+from integrations.database import open_pool
 from integrations.leader_lease import Fence
+from integrations.metrics import (
+    PLATFORM_EVENT_LAG,
+    PLATFORM_EVENTS_HANDLED,
+    PLATFORM_EVENTS_RECEIVED,
+)
 from integrations.redis_connection import redis_client
+from integrations.rejected_events import ParkingUnavailableError, RejectedEvents
 from integrations.replay_store import ReplayIdStore, UnusableReplayIdError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
 from integrations.salesforce.streaming import (
@@ -33,6 +44,7 @@ from integrations.salesforce.streaming import (
     PlatformEventTransport,
 )
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake, event_created_at
+from starters.bridge.replay_range import ReplayRange
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +174,7 @@ class EventBridge:
 
     async def _acknowledge(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
         self.counts[outcome] += 1
+        PLATFORM_EVENTS_HANDLED.labels(self._channel, outcome.value).inc()
         self._observe_lag(event, outcome)
         self.position = event.replay_id
         if self._store:
@@ -186,6 +199,13 @@ class EventBridge:
             except RPCError as error:
                 log.warning(
                     "Temporal did not acknowledge the event; retrying, replay id not advanced",
+                    replay_id=event.replay_id,
+                    error=str(error),
+                    retry_in_seconds=backoff,
+                )
+            except ParkingUnavailableError as error:
+                log.warning(
+                    "PostgreSQL did not take the rejected event; retrying, replay id not advanced",
                     replay_id=event.replay_id,
                     error=str(error),
                     retry_in_seconds=backoff,
@@ -215,27 +235,32 @@ async def opened_bridge(
     salesforce: SalesforceSettings,
     events: PlatformEventSettings,
     redis_url: str | None,
+    database: DatabaseSettings,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
     private_key: PrivateKeySource | None = None,
     fence: Fence | None = None,
+    replay_range: ReplayRange | None = None,
 ) -> AsyncIterator[EventBridge]:
     """A bridge with its connections; `redis_url` None: do not persist the replay id;
     `fence`: write the replay id only during that term as leader (starters/bridge/leadership.py);
-    `private_key` None: the JWT key named in the Salesforce settings."""
+    `private_key` None: the JWT key named in the Salesforce settings; `replay_range`: hand
+    over only the events in it (`portalctl events replay`)."""
     auth = SalesforceAuth(salesforce, private_key=private_key)
     transport = CometdTransport(salesforce, auth)
     redis = redis_client(redis_url) if redis_url else None
     channel = events.provision_event_channel
+    pool = await open_pool(database)
     try:
         yield EventBridge(
-            transport,
-            ProvisionIntake(client, task_queue=task_queue),
+            replay_range.restrict(transport) if replay_range else transport,
+            ProvisionIntake(client, task_queue=task_queue, rejected=RejectedEvents(pool)),
             channel,
             store=ReplayIdStore(redis, channel, fence=fence) if redis else None,
             on_event=on_event,
         )
     finally:
         await transport.aclose()
+        await pool.close()
         auth.close()
         if redis:
             await redis.aclose()

@@ -1,8 +1,10 @@
 """What the bridge does with one Platform Event: start (or signal) `ProvisionOrder` for the
-order it names, and say how that went."""
+order it names, or park an event it cannot use in the dead-letter (`rejected_events`), and
+say how that went."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.provisioning import provision_workflow_id
+from integrations.rejected_events import RejectedEvents
 from integrations.salesforce.models import is_record_id
 from integrations.salesforce.streaming import PlatformEvent
 from starters.provisioning import request_provisioning
@@ -25,7 +28,8 @@ class IntakeOutcome(StrEnum):
     STARTED = "started"
     ALREADY_RUNNING = "already running"
     ALREADY_DONE = "already done"
-    SKIPPED_BAD_EVENT = "skipped bad event"
+    REJECTED = "rejected"
+    """Parked in the dead-letter (`portalctl events rejected`)."""
 
 
 def event_created_at(event: PlatformEvent) -> datetime | None:
@@ -43,6 +47,14 @@ def _order_id(event: PlatformEvent) -> str | None:
     return order_id if isinstance(order_id, str) and is_record_id(order_id) else None
 
 
+def _rejection_reason(event: PlatformEvent) -> str:
+    """Why an event without a decoded payload or a valid OrderId__c cannot be used."""
+    if event.decode_error is not None:
+        return f"undecodable payload: {event.decode_error}"
+    value = event.payload.get("OrderId__c")
+    return "no OrderId__c" if value is None else f"invalid OrderId__c {value!r}"
+
+
 def event_key(event: PlatformEvent) -> str:
     """Identifies one event across replays, so a workflow can ignore one it already handled."""
     return event.event_uuid or f"{event.channel}:{event.replay_id}"
@@ -58,9 +70,10 @@ class _Run:
 
 
 class ProvisionIntake:
-    def __init__(self, client: Client, *, task_queue: str) -> None:
+    def __init__(self, client: Client, *, task_queue: str, rejected: RejectedEvents) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._rejected = rejected
 
     async def submit(self, event: PlatformEvent) -> IntakeOutcome:
         """Hand the event to Temporal; returns once Temporal has acknowledged it.
@@ -75,14 +88,8 @@ class ProvisionIntake:
         instead of starting one that would only find the order done.
         """
         order_id = _order_id(event)
-        if order_id is None:
-            log.warning(
-                "Skipping Platform Event without a valid OrderId__c",
-                channel=event.channel,
-                replay_id=event.replay_id,
-                order_id_value=repr(event.payload.get("OrderId__c")),
-            )
-            return IntakeOutcome.SKIPPED_BAD_EVENT
+        if order_id is None or event.decode_error is not None:
+            return await self._park(event, _rejection_reason(event))
         seen = await self._latest_run(order_id)
         created_at = event_created_at(event)
         if seen is not None and seen.closed_at is not None:
@@ -123,6 +130,25 @@ class ProvisionIntake:
             run_id=handle.result_run_id,
         )
         return outcome
+
+    async def _park(self, event: PlatformEvent, reason: str) -> IntakeOutcome:
+        """Raises ParkingUnavailableError when PostgreSQL cannot take it."""
+        payload = event.raw_payload if event.decode_error else json.dumps(event.payload).encode()
+        parked_now = await self._rejected.park(
+            channel=event.channel,
+            replay_id=event.replay_id,
+            event_uuid=event.event_uuid,
+            payload=payload,
+            reason=reason,
+        )
+        log.warning(
+            "Platform Event rejected: parked in the dead-letter (portalctl events rejected)",
+            channel=event.channel,
+            replay_id=event.replay_id,
+            reason=reason,
+            parked_before=not parked_now,
+        )
+        return IntakeOutcome.REJECTED
 
     async def _latest_run(self, order_id: str) -> _Run | None:
         handle = self._client.get_workflow_handle(provision_workflow_id(order_id))

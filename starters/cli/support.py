@@ -31,6 +31,7 @@ from integrations.startup import STARTUP_EXIT_CODE, StartupError, StartupSetting
 from integrations.temporal import client_config, connect
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
+from starters.bridge.replay_range import ReplayRange
 
 ResultT = TypeVar("ResultT")
 
@@ -77,12 +78,13 @@ async def configured_bridge(
     redis_url: str | None,
     on_event: Callable[[PlatformEvent, IntakeOutcome], None] | None = None,
     fence: Fence | None = None,
+    replay_range: ReplayRange | None = None,
 ) -> AsyncIterator[EventBridge]:
     """A bridge built from the environment's settings, positioned where it should resume;
     its JWT key comes from the secret store (so a rotated key is picked up)."""
-    salesforce = load(SalesforceSettings)
+    salesforce, database = load(SalesforceSettings), load(DatabaseSettings)
     credentials = await open_credentials(
-        load(DatabaseSettings), load(SecretsSettings), SeedCredentials(salesforce=salesforce)
+        database, load(SecretsSettings), SeedCredentials(salesforce=salesforce)
     )
     client, temporal = await temporal_client()
     async with opened_bridge(
@@ -91,9 +93,11 @@ async def configured_bridge(
         salesforce=salesforce,
         events=events,
         redis_url=redis_url,
+        database=database,
         on_event=on_event,
         private_key=credentials[CredentialKind.SALESFORCE_JWT],
         fence=fence,
+        replay_range=replay_range,
     ) as bridge:
         await bridge.resume_position(events)
         yield bridge

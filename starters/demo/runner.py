@@ -130,13 +130,17 @@ async def _running_system(
         await stack.enter_async_context(
             running_workers(env.client, TASK_QUEUE, integrations, deployment)
         )
-        await _start_bridge(stack, env, vendors, redis)
+        await _start_bridge(stack, env, vendors, DatabaseSettings(DATABASE_URL=database_url), redis)
         console.print("Worker and Platform Event bridge running.")
         yield DemoSystem(env, integrations, temporal_port, ui_port)
 
 
 async def _start_bridge(
-    stack: AsyncExitStack, env: WorkflowEnvironment, vendors: LocalVendors, redis: str
+    stack: AsyncExitStack,
+    env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    database: DatabaseSettings,
+    redis: str,
 ) -> None:
     events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
     bridge = await stack.enter_async_context(
@@ -146,6 +150,7 @@ async def _start_bridge(
             salesforce=vendors.salesforce_settings,
             events=events,
             redis_url=redis,
+            database=database,
         )
     )
     # The demo's emulator is new: a replay id stored by an earlier demo means nothing to it.

@@ -219,7 +219,7 @@ def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 async def replay_all_retained(
-    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors
+    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, database: DatabaseSettings
 ) -> Counter[IntakeOutcome]:
     """`portalctl order backfill`'s path: every retained event (-2), nothing stored."""
     events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
@@ -229,6 +229,7 @@ async def replay_all_retained(
         salesforce=vendors.salesforce_settings,
         events=events,
         redis_url=None,
+        database=database,
     ) as bridge:
         await bridge.resume_position(events)
         await bridge.run(stop_when_quiet_for=QUIET_SECONDS)
@@ -285,7 +286,7 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
     published = {event["data"]["event"]["replayId"] for event in vendors.salesforce.list_events()}
     whmcs_before = whmcs_orders_per_sf_order(vendors)
     workflows_before = await workflow_count(dev_env, task_queue)
-    replays = [await replay_all_retained(dev_env, task_queue, vendors) for _ in range(2)]
+    replays = [await replay_all_retained(dev_env, task_queue, vendors, database) for _ in range(2)]
     whmcs_after = whmcs_orders_per_sf_order(vendors)
 
     payment_missing = {order.order_id for order in orders if not order.has_payment_method}

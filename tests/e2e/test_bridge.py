@@ -39,7 +39,7 @@ from contracts.provisioning import (
     provision_workflow_id,
 )
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
-from integrations.config import PlatformEventSettings, ReplayMode
+from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -84,7 +84,7 @@ STORED_ID_UNUSABLE = "Stored replay id unusable"
 ALREADY_HANDLED = "Platform Event already handled"
 ENQUEUED = "Platform Event enqueued for provisioning"
 REDIS_UNAVAILABLE = "Redis unavailable: replay id kept in memory until it is back"
-BAD_EVENT_SKIPPED = "Skipping Platform Event without a valid OrderId__c"
+BAD_EVENT_REJECTED = "Platform Event rejected: parked in the dead-letter"
 CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
 SESSION_INVALID = "salesforce session invalid, logging in again"
 
@@ -103,6 +103,7 @@ class Bridges:
     client: Client
     task_queue: str
     vendors: LocalVendors
+    database: DatabaseSettings
 
     @asynccontextmanager
     async def running(
@@ -141,6 +142,7 @@ class Bridges:
             salesforce=self.vendors.salesforce_settings,
             events=events,
             redis_url=redis_url,
+            database=self.database,
             on_event=lambda event, _outcome: handled.append(event.replay_id),
         ) as bridge:
             await bridge.resume_position(events)
@@ -183,10 +185,14 @@ async def replay_store(turn_at_the_replay_key: Lock) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def bridges(
-    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, replay_store: Redis
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    database: DatabaseSettings,
+    replay_store: Redis,
 ) -> Bridges:
     """Bridges that find no replay id stored when the test starts."""
-    return Bridges(dev_env.client, task_queue, vendors)
+    return Bridges(dev_env.client, task_queue, vendors, database)
 
 
 async def unapproved_orders(
@@ -535,7 +541,7 @@ async def test_a_bridge_starting_while_redis_is_down_misses_no_event(
 
 
 @pytest.mark.usefixtures("dev_worker")
-async def test_events_without_a_valid_order_id_are_skipped_and_passed(
+async def test_events_without_a_valid_order_id_are_parked_and_passed(
     dev_env: WorkflowEnvironment,
     vendors: LocalVendors,
     integrations: Integrations,
@@ -553,12 +559,12 @@ async def test_events_without_a_valid_order_id_are_skipped_and_passed(
         good_event = approve(vendors, orders)
         await wait_until_handed_over(live, replay_store, good_event[-1])
 
-    skipped = log_lines(json_log, BAD_EVENT_SKIPPED)
-    assert [(line["replay_id"], line["order_id_value"]) for line in skipped] == [
-        (bad_events[0], "None"),
-        (bad_events[1], "'not-an-id'"),
+    rejected = log_lines(json_log, BAD_EVENT_REJECTED)
+    assert [(line["replay_id"], line["reason"]) for line in rejected] == [
+        (bad_events[0], "no OrderId__c"),
+        (bad_events[1], "invalid OrderId__c 'not-an-id'"),
     ]
-    assert live.bridge.counts == {IntakeOutcome.SKIPPED_BAD_EVENT: 2, IntakeOutcome.STARTED: 1}
+    assert live.bridge.counts == {IntakeOutcome.REJECTED: 2, IntakeOutcome.STARTED: 1}
     assert live.handled == bad_events + good_event
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
 

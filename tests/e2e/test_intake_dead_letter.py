@@ -1,0 +1,290 @@
+"""The intake dead-letter against real servers (the Temporal dev server, PostgreSQL, the
+Salesforce emulator): every event the bridge cannot use is parked with its replay id,
+payload, reason and time, once; PostgreSQL being away holds the replay id back instead of
+losing the event; `portalctl events rejected` lists what was parked and `portalctl events
+replay` delivers a retained range again through the intake, deduped.
+
+The bridges here keep no replay id in Redis (like `portalctl order backfill`): their
+acknowledged position is `bridge.position`, so they never touch the live bridge's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
+
+from contracts.provisioning import provision_workflow_id
+from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
+from integrations.metrics import process_exposition
+from starters.bridge.event_bridge import EventBridge, opened_bridge
+from starters.bridge.intake import IntakeOutcome
+from starters.cli.app import app
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
+from tests.conftest import TEST_REDIS_URL
+from tests.support.polling import wait_until
+from tests.support.tcp_proxy import running_tcp_proxy
+from workers.dependencies import Integrations
+
+CONNECT_HOLD_SECONDS = 0.5
+PARKING_RETRIED = "PostgreSQL did not take the rejected event; retrying, replay id not advanced"
+NO_ORDER_ID = {"Unexpected__c": "no order id"}
+BAD_ORDER_ID = {"OrderId__c": "not-an-id"}
+SALESFORCE_FIELDS = {"CreatedDate", "CreatedById"}
+
+
+@dataclass
+class BridgeRun:
+    bridge: EventBridge
+    handled: list[int | bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+def vendors(vendors: LocalVendors) -> LocalVendors:
+    vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
+    return vendors
+
+
+@pytest.fixture
+async def dead_letter(database: DatabaseSettings) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A connection to the test database, with no event parked before the test."""
+    async with await psycopg.AsyncConnection.connect(database.url, autocommit=True) as connection:
+        await connection.execute("TRUNCATE rejected_events")
+        yield connection
+
+
+async def parked_rows(connection: psycopg.AsyncConnection) -> list[tuple[str, bytes, str, str]]:
+    """(transport, replay id, reason, payload) of every parked event, oldest first."""
+    cursor = await connection.execute(
+        "SELECT transport, replay_id, reason, convert_from(payload, 'UTF8')"
+        " FROM rejected_events ORDER BY id"
+    )
+    return [(row[0], bytes(row[1]), row[2], row[3]) for row in await cursor.fetchall()]
+
+
+def published_fields(payload: str) -> dict[str, str]:
+    """The parked payload without the fields Salesforce adds to every event."""
+    fields = json.loads(payload)
+    return {name: value for name, value in fields.items() if name not in SALESFORCE_FIELDS}
+
+
+@asynccontextmanager
+async def running_bridge(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    database: DatabaseSettings,
+) -> AsyncIterator[BridgeRun]:
+    """A bridge replaying every retained event, then live, in the background."""
+    events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
+    async with opened_bridge(
+        dev_env.client,
+        task_queue=task_queue,
+        salesforce=vendors.salesforce_settings,
+        events=events,
+        redis_url=None,
+        database=database,
+        on_event=lambda event, _outcome: run.handled.append(event.replay_id),
+    ) as bridge:
+        run = BridgeRun(bridge)
+        await bridge.resume_position(events)
+        task = asyncio.create_task(bridge.run(), name="bridge")
+        try:
+            yield run
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def portalctl(*args: str) -> Result:
+    """The command as an operator runs it (in a thread: it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+def handled_metric(outcome: IntakeOutcome) -> float:
+    """`portal_platform_events_handled_total` of this process for the outcome."""
+    for line in process_exposition().decode().splitlines():
+        if line.startswith("portal_platform_events_handled_total{") and (
+            f'outcome="{outcome.value}"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def unapproved_order(vendors: LocalVendors, integrations: Integrations) -> SampleOrder:
+    return await create_sample_order(
+        vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
+    )
+
+
+async def test_unusable_events_are_parked_once_and_listed_by_portalctl(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+    dead_letter: psycopg.AsyncConnection,
+    json_log: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await unapproved_order(vendors, integrations)
+    rejected_before = handled_metric(IntakeOutcome.REJECTED)
+    started_before = handled_metric(IntakeOutcome.STARTED)
+    no_order_id = vendors.salesforce.publish_event(NO_ORDER_ID)
+    bad_order_id = vendors.salesforce.publish_event(BAD_ORDER_ID)
+    good = vendors.salesforce.approve_order(order.order_id)
+
+    async with running_bridge(dev_env, task_queue, vendors, database) as live:
+        await wait_until(lambda: good in live.handled, "the bridge hands over every event")
+    async with running_bridge(dev_env, task_queue, vendors, database) as replayed:
+        await wait_until(lambda: good in replayed.handled, "a second bridge replays them all")
+
+    rows = await parked_rows(dead_letter)
+    assert [row[:3] for row in rows] == [
+        ("cometd", str(no_order_id).encode(), "no OrderId__c"),
+        ("cometd", str(bad_order_id).encode(), "invalid OrderId__c 'not-an-id'"),
+    ]
+    assert [published_fields(row[3]) for row in rows] == [NO_ORDER_ID, BAD_ORDER_ID]
+    assert live.bridge.counts == {IntakeOutcome.REJECTED: 2, IntakeOutcome.STARTED: 1}
+    assert replayed.bridge.counts[IntakeOutcome.REJECTED] == 2
+    assert handled_metric(IntakeOutcome.REJECTED) - rejected_before == 4
+    assert handled_metric(IntakeOutcome.STARTED) - started_before == 1
+
+    for name, value in {"DATABASE_URL": database.url, "REDIS_URL": TEST_REDIS_URL}.items():
+        monkeypatch.setenv(name, value)
+    listed = await portalctl("events", "rejected", "--since", "1h")
+    as_json = await portalctl("events", "rejected", "--json")
+    none_since = await portalctl("events", "rejected", "--since", "2999-01-01T00:00")
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert f"replay id {no_order_id}  no OrderId__c" in lines[0]
+    assert f"replay id {bad_order_id}  invalid OrderId__c 'not-an-id'" in lines[1]
+    assert lines[2] == "2 rejected; deliver again: portalctl events replay --from REPLAY_ID"
+    parked = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(event["replay_id"], published_fields(event["payload"])) for event in parked] == [
+        (str(no_order_id), NO_ORDER_ID),
+        (str(bad_order_id), BAD_ORDER_ID),
+    ]
+    assert none_since.stdout.strip() == "No rejected events since 2999-01-01T00:00"
+
+
+async def test_a_rejected_event_waits_for_postgresql_without_the_replay_id_passing_it(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+    dead_letter: psycopg.AsyncConnection,
+    json_log: io.StringIO,
+) -> None:
+    order = await unapproved_order(vendors, integrations)
+    target = conninfo_to_dict(database.url)
+    async with running_tcp_proxy(
+        f"{target.get('host', '127.0.0.1')}:{target.get('port', 5432)}"
+    ) as proxy:
+        host, port = proxy.address.split(":")
+        through_proxy = DatabaseSettings(
+            DATABASE_URL=make_conninfo(database.url, host=host, port=port)
+        )
+        async with running_bridge(dev_env, task_queue, vendors, through_proxy) as live:
+            await proxy.stop()
+            bad = vendors.salesforce.publish_event(NO_ORDER_ID)
+            good = vendors.salesforce.approve_order(order.order_id)
+            await wait_until(
+                lambda: PARKING_RETRIED in json_log.getvalue(), "parking fails and is retried"
+            )
+            held_at = live.bridge.position
+            handled_while_down = list(live.handled)
+            await proxy.start()
+            await wait_until(lambda: good in live.handled, "the bridge goes on")
+
+    assert bad not in handled_while_down
+    assert held_at != bad
+    assert live.handled[-2:] == [bad, good]
+    assert [row[:3] for row in await parked_rows(dead_letter)] == [
+        ("cometd", str(bad).encode(), "no OrderId__c")
+    ]
+
+
+async def run_count(client: Client, order: SampleOrder) -> int:
+    """How many runs of the order's ProvisionOrder exist (0: none)."""
+    workflow_id = provision_workflow_id(order.order_id)
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return 0
+        raise
+    return (await client.count_workflows(f"WorkflowId = '{workflow_id}'")).count
+
+
+def outcome_lines(result: Result) -> dict[str, int]:
+    counts = {}
+    for line in result.stdout.splitlines():
+        label, _, number = line.rpartition(":")
+        if label.strip() in {outcome.value for outcome in IntakeOutcome}:
+            counts[label.strip()] = int(number)
+    return counts
+
+
+async def test_portalctl_events_replay_delivers_a_range_again_through_the_intake_once(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+    dead_letter: psycopg.AsyncConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = [await unapproved_order(vendors, integrations) for _ in range(2)]
+    vendors.salesforce.publish_event(BAD_ORDER_ID)  # before the range: never parked
+    # No bridge listens: these events were missed.
+    approved_first = vendors.salesforce.approve_order(first.order_id)
+    bad = vendors.salesforce.publish_event(NO_ORDER_ID)
+    vendors.salesforce.approve_order(second.order_id)
+    environment = {
+        **vendors.environment(),
+        "DATABASE_URL": database.url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    up_to_bad = await portalctl("events", "replay", "--from", str(approved_first), "--to", str(bad))
+    assert up_to_bad.exit_code == 0, up_to_bad.output
+    runs_after_range = [await run_count(dev_env.client, order) for order in (first, second)]
+    to_newest = await portalctl("events", "replay", "--from", str(approved_first))
+
+    assert outcome_lines(up_to_bad) == {
+        "started": 1,
+        "already running": 0,
+        "already done": 0,
+        "rejected": 1,
+    }
+    assert runs_after_range == [1, 0]
+    assert to_newest.exit_code == 0, to_newest.output
+    assert outcome_lines(to_newest) == {
+        "started": 1,
+        "already running": 1,
+        "already done": 0,
+        "rejected": 1,
+    }
+    assert [await run_count(dev_env.client, order) for order in (first, second)] == [1, 1]
+    assert [row[1] for row in await parked_rows(dead_letter)] == [str(bad).encode()]
