@@ -4,28 +4,52 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.durations import parse_duration
 from contracts.provisioning import ProvisionStatus, RetryRequest, provision_workflow_id
 from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode, load
 from integrations.database import open_pool
+from integrations.order_retry_batches import OrderRetryBatches, RetryBatch
 from integrations.whmcs.order_journal import WhmcsOrderJournal
 from starters.bridge.intake import IntakeOutcome
+from starters.bulk_retry import OrderRetry, RetryOutcome, retry_orders
+from starters.cli.order_views import (
+    answer_line,
+    orders_json,
+    outcome_counts,
+    print_orders,
+    retry_progress,
+)
 from starters.cli.support import configured_bridge, fail, run, temporal_client
+from starters.order_listing import InvalidFilterError, OrderFilter, OrderRow, list_orders
 from starters.provisioning import InvalidOrderIdError, request_provisioning
 from workflows.provision_order import ProvisionOrder
 
 BACKFILL_QUIET_SECONDS = 15.0
 """A backfill is complete when Salesforce has sent nothing for this long."""
+DEFAULT_RETRY_RATE = 10.0
+DEFAULT_LIST_LIMIT = 500
+RESUME_BATCH_WITHIN = timedelta(hours=24)
+"""A bulk retry interrupted less than this ago is continued by the same command line."""
 
 order_app = typer.Typer(help="Provision Salesforce orders into WHMCS.", no_args_is_help=True)
 
 OrderIdArgument = Annotated[str, typer.Argument(help="Salesforce Order Id (15 or 18 chars)")]
+CodeOption = Annotated[str | None, typer.Option(help="failed with this error code, e.g. 503")]
+StepOption = Annotated[str | None, typer.Option(help="failed at this step, e.g. payment_method")]
+SinceOption = Annotated[str | None, typer.Option(help="failed within this long, e.g. 30m, 2h, 1d")]
+AccountOption = Annotated[
+    list[str] | None,
+    typer.Option("--account", help="of this Salesforce Account Id (repeat for several)"),
+]
 
 
 @order_app.command("start")
@@ -84,25 +108,182 @@ def status(
 
 @order_app.command("retry")
 def retry(
-    order_id: OrderIdArgument,
+    order_id: Annotated[
+        str | None, typer.Argument(help="Salesforce Order Id; none with --failed")
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="every Failed order that waits, or those matching:")
+    ] = False,
+    code: CodeOption = None,
+    step: StepOption = None,
+    since: SinceOption = None,
+    accounts: AccountOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list the orders a retry would take, retry none")
+    ] = False,
+    rate: Annotated[
+        str, typer.Option(help="at most this many retries per second, e.g. 10/s")
+    ] = f"{DEFAULT_RETRY_RATE:g}/s",
     reason: Annotated[str | None, typer.Option(help="why, for the workflow's log")] = None,
 ) -> None:
-    """Manual retry of a Failed order: resumes at the failed step."""
+    """Manual retry of a Failed order: resumes at the failed step. With --failed, of every
+    Failed order that matches, paced, one answer per order; a rerun after an interruption
+    continues the same batch and retries no order twice."""
+    bulk = failed or any(value for value in (code, step, since, accounts))
+    if (order_id is None) is not bulk or (bulk and not failed):
+        raise fail("Give an ORDER_ID, or --failed with any filters", exit_code=2)
+    if order_id is not None:
+        typer.echo(run(_retry_one(order_id, reason)))
+        return
+    order_filter = _order_filter(True, code, step, since, accounts, running_only=True)
+    if dry_run:
+        _show_orders(order_filter, limit=None, as_json=False)
+        return
+    per_second = _parse_rate(rate)
+    answers = run(_retry_failed(order_filter, per_second, reason or "portalctl order retry"))
+    typer.echo(outcome_counts(answers))
+    if any(answer.outcome is RetryOutcome.ERROR for answer in answers):
+        raise typer.Exit(1)
 
-    async def request_retry() -> str:
+
+async def _retry_one(order_id: str, reason: str | None) -> str:
+    client, _ = await temporal_client()
+    handle = client.get_workflow_handle_for(ProvisionOrder.run, provision_workflow_id(order_id))
+    try:
+        answer = await handle.execute_update(
+            ProvisionOrder.request_retry, RetryRequest(reason=reason or "portalctl order retry")
+        )
+    except RPCError as error:
+        raise _not_found_or(error, order_id) from None
+    except WorkflowUpdateFailedError as error:
+        raise fail(f"Retry refused: {error.cause or error}") from None
+    return answer.message
+
+
+async def _retry_failed(
+    order_filter: OrderFilter, per_second: float, reason: str
+) -> list[OrderRetry]:
+    client, _ = await temporal_client()
+    pool = await open_pool(load(DatabaseSettings))
+    try:
+        batches = OrderRetryBatches(pool)
+        batch = await batches.open(order_filter.selection(), resume_within=RESUME_BATCH_WITHIN)
+        _announce(batch)
+        rows = await list_orders(client, order_filter, limit=None, now=batch.started_at)
+        answers = await _send_retries(
+            client, [row.order_id for row in rows], batch, per_second, reason
+        )
+        await batches.finish(batch)
+        return answers
+    finally:
+        await pool.close()
+
+
+def _announce(batch: RetryBatch) -> None:
+    started = f"{batch.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if batch.resumed:
+        typer.echo(f"Continuing bulk retry {batch.id}, started {started} and interrupted")
+    else:
+        typer.echo(f"Bulk retry {batch.id}")
+
+
+async def _send_retries(
+    client: Client, order_ids: list[str], batch: RetryBatch, per_second: float, reason: str
+) -> list[OrderRetry]:
+    console = Console(highlight=False)
+    answered: list[OrderRetry] = []
+    with retry_progress(console) as progress:
+        task = progress.add_task("retry", total=len(order_ids), counts="")
+
+        def show(answer: OrderRetry) -> None:
+            answered.append(answer)
+            progress.console.print(answer_line(answer), markup=False)
+            progress.update(task, advance=1, counts=outcome_counts(answered))
+
+        return await retry_orders(
+            client,
+            order_ids,
+            event_id=batch.event_id,
+            reason=reason,
+            rate=per_second,
+            on_answer=show,
+        )
+
+
+@order_app.command("list")
+def list_(
+    failed: Annotated[bool, typer.Option("--failed", help="only Failed orders")] = False,
+    code: CodeOption = None,
+    step: StepOption = None,
+    since: SinceOption = None,
+    accounts: AccountOption = None,
+    limit: Annotated[
+        int, typer.Option(min=0, help="read at most this many runs, newest first; 0: all")
+    ] = DEFAULT_LIST_LIMIT,
+    as_json: Annotated[bool, typer.Option("--json", help="print the orders as JSON")] = False,
+) -> None:
+    """Orders with their status, failure and WHMCS order, from one visibility query."""
+    order_filter = _order_filter(failed, code, step, since, accounts)
+    _show_orders(order_filter, limit=limit or None, as_json=as_json)
+
+
+def _show_orders(order_filter: OrderFilter, *, limit: int | None, as_json: bool) -> None:
+    async def query(now: datetime) -> list[OrderRow]:
         client, _ = await temporal_client()
-        handle = client.get_workflow_handle_for(ProvisionOrder.run, provision_workflow_id(order_id))
-        try:
-            answer = await handle.execute_update(
-                ProvisionOrder.request_retry, RetryRequest(reason=reason or "portalctl order retry")
-            )
-        except RPCError as error:
-            raise _not_found_or(error, order_id) from None
-        except WorkflowUpdateFailedError as error:
-            raise fail(f"Retry refused: {error.cause or error}") from None
-        return answer.message
+        return await list_orders(client, order_filter, limit=limit, now=now)
 
-    typer.echo(run(request_retry()))
+    now = datetime.now(UTC)
+    rows = run(query(now))
+    if as_json:
+        typer.echo(orders_json(rows))
+        return
+    print_orders(Console(highlight=False), rows, now=now)
+    shown = f"{len(rows)} order(s)"
+    if limit is not None and len(rows) >= limit:
+        shown += f", the newest {limit}: narrow the filters or give --limit 0 for all"
+    typer.echo(shown)
+
+
+def _order_filter(
+    failed: bool,
+    code: str | None,
+    step: str | None,
+    since: str | None,
+    accounts: list[str] | None,
+    *,
+    running_only: bool = False,
+) -> OrderFilter:
+    try:
+        return OrderFilter(
+            failed=failed,
+            code=code,
+            step=step,
+            since=_parse_since(since),
+            accounts=tuple(accounts or ()),
+            running_only=running_only,
+        )
+    except InvalidFilterError as error:
+        raise fail(str(error), exit_code=2) from None
+
+
+def _parse_since(since: str | None) -> timedelta | None:
+    if since is None:
+        return None
+    duration = parse_duration(since)
+    if not isinstance(duration, timedelta):
+        raise fail(f"--since {since!r} is not a duration, e.g. 30m, 2h, 1d", exit_code=2)
+    return duration
+
+
+def _parse_rate(rate: str) -> float:
+    number = rate.strip().removesuffix("/s")
+    try:
+        per_second = float(number)
+    except ValueError:
+        per_second = 0.0
+    if not per_second > 0:
+        raise fail(f"--rate {rate!r} is not a rate, e.g. 10/s", exit_code=2)
+    return per_second
 
 
 @order_app.command("resolve")
