@@ -67,6 +67,16 @@ def _flatten_temporal_context(
     return event_dict
 
 
+def _bytes_as_hex(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Opaque ids (the Pub/Sub API's replay ids) as hex digits, not Python's bytes repr."""
+    for key, value in event_dict.items():
+        if isinstance(value, bytes):
+            event_dict[key] = value.hex()
+    return event_dict
+
+
 def configure_logging(
     settings: LoggingSettings | None = None, stream: IO[str] | None = None
 ) -> None:
@@ -78,6 +88,7 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         _flatten_temporal_context,
+        _bytes_as_hex,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
     ]

@@ -13,16 +13,15 @@ events, so they are never stored. Anything else found there (a person edited it,
 program wrote it) is `UnusableReplayIdError`, which says what is wrong with the value.
 
 The Pub/Sub API's replay ids are opaque bytes: they are stored under the same key as
-`pubsub:` and their base64, so that neither transport ever reads the other's id as its own.
-A bridge that finds the other transport's id (SF_EVENTS_TRANSPORT was changed) gets
-`UnusableReplayIdError` naming the transport that wrote it, and replays every retained event,
-which the workflow ids make harmless.
+`pubsub:` and their hex digits (as logs and `portalctl events rejected` show them), so that
+neither transport ever reads the other's id as its own. A bridge that finds the other
+transport's id (SF_EVENTS_TRANSPORT was changed) gets `UnusableReplayIdError` naming the
+transport that wrote it, and replays every retained event, which the workflow ids make
+harmless.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 import structlog
@@ -91,9 +90,9 @@ def parse_replay_id(value: bytes) -> int:
 
 
 def stored_form(replay_id: ReplayId) -> str:
-    """The key's value for a replay id: decimal digits (CometD), `pubsub:<base64>` (Pub/Sub)."""
+    """The key's value for a replay id: decimal digits (CometD), `pubsub:<hex>` (Pub/Sub)."""
     if isinstance(replay_id, bytes):
-        return (PUBSUB_PREFIX + base64.b64encode(replay_id)).decode()
+        return PUBSUB_PREFIX.decode() + replay_id.hex()
     return str(replay_id)
 
 
@@ -117,9 +116,9 @@ def parse_stored_replay_id(value: bytes, transport: EventTransport) -> ReplayId:
 
 def _parse_pubsub_replay_id(encoded: bytes) -> bytes:
     try:
-        replay_id = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"is {_shown(PUBSUB_PREFIX + encoded)}, not pubsub:<base64>") from None
+        replay_id = bytes.fromhex(encoded.decode("ascii"))
+    except ValueError:  # UnicodeDecodeError included
+        raise ValueError(f"is {_shown(PUBSUB_PREFIX + encoded)}, not pubsub:<hex>") from None
     if not 0 < len(replay_id) <= LONGEST_PUBSUB_REPLAY_ID:
         raise ValueError(
             f"holds a Pub/Sub API replay id of {len(replay_id)} bytes (1 to "

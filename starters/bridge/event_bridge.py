@@ -37,11 +37,12 @@ from integrations.redis_connection import redis_client
 from integrations.rejected_events import ParkingUnavailableError, RejectedEvents
 from integrations.replay_store import ReplayIdStore, UnusableReplayIdError
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
+from integrations.salesforce.event_transports import open_transport
 from integrations.salesforce.streaming import (
-    CometdTransport,
     InvalidReplayIdError,
     PlatformEvent,
     PlatformEventTransport,
+    ReplayPosition,
 )
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake, event_created_at
 from starters.bridge.replay_range import ReplayRange
@@ -73,7 +74,7 @@ class EventBridge:
         self._channel = channel
         self._store = store
         self._on_event = on_event
-        self.position = REPLAY_NEW_ONLY
+        self.position: ReplayPosition = REPLAY_NEW_ONLY
         self.counts: Counter[IntakeOutcome] = Counter()
 
     async def resume_position(self, settings: PlatformEventSettings) -> None:
@@ -86,7 +87,7 @@ class EventBridge:
             self.position = REPLAY_ALL_RETAINED if all_events else REPLAY_NEW_ONLY
         log.info("Subscribing to Platform Events", channel=self._channel, replay_from=self.position)
 
-    async def _stored_position(self) -> int | None:
+    async def _stored_position(self) -> ReplayPosition | None:
         """With Redis unreadable, or anything but an event's replay id stored, -2: nothing
         tells which events were missed, and replaying handled ones is harmless (LATEST would
         silently skip the missed ones)."""
@@ -246,7 +247,7 @@ async def opened_bridge(
     `private_key` None: the JWT key named in the Salesforce settings; `replay_range`: hand
     over only the events in it (`portalctl events replay`)."""
     auth = SalesforceAuth(salesforce, private_key=private_key)
-    transport = CometdTransport(salesforce, auth)
+    transport = open_transport(salesforce, events, auth)
     redis = redis_client(redis_url) if redis_url else None
     channel = events.provision_event_channel
     pool = await open_pool(database)
@@ -255,7 +256,11 @@ async def opened_bridge(
             replay_range.restrict(transport) if replay_range else transport,
             ProvisionIntake(client, task_queue=task_queue, rejected=RejectedEvents(pool)),
             channel,
-            store=ReplayIdStore(redis, channel, fence=fence) if redis else None,
+            store=(
+                ReplayIdStore(redis, channel, fence=fence, transport=events.events_transport)
+                if redis
+                else None
+            ),
             on_event=on_event,
         )
     finally:

@@ -57,7 +57,9 @@ def _rejection_reason(event: PlatformEvent) -> str:
 
 def event_key(event: PlatformEvent) -> str:
     """Identifies one event across replays, so a workflow can ignore one it already handled."""
-    return event.event_uuid or f"{event.channel}:{event.replay_id}"
+    replay_id = event.replay_id
+    shown = replay_id.hex() if isinstance(replay_id, bytes) else str(replay_id)
+    return event.event_uuid or f"{event.channel}:{shown}"
 
 
 @dataclass(frozen=True)

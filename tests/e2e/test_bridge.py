@@ -39,7 +39,7 @@ from contracts.provisioning import (
     provision_workflow_id,
 )
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
-from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
+from integrations.config import DatabaseSettings, EventTransport, PlatformEventSettings, ReplayMode
 from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -48,6 +48,7 @@ from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from tests.conftest import TEST_REDIS_URL
 from tests.support.polling import wait_until
+from tests.support.replay_ids import event_number, stored_event_number
 from tests.support.tcp_proxy import running_tcp_proxy
 from tests.support.temporal import deployment_for
 from tests.support.worker_policies import with_policies
@@ -87,13 +88,15 @@ REDIS_UNAVAILABLE = "Redis unavailable: replay id kept in memory until it is bac
 BAD_EVENT_REJECTED = "Platform Event rejected: parked in the dead-letter"
 CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
 SESSION_INVALID = "salesforce session invalid, logging in again"
+STREAM_CLOSED = "pubsub stream closed, subscribing again"
 
 
 @dataclass(frozen=True)
 class BridgeRun:
     bridge: EventBridge
     handled: list[int]
-    """Replay ids of the events the bridge acknowledged, in order."""
+    """The emulator's numbers of the events the bridge acknowledged, in order (the replay
+    ids of CometD; the Pub/Sub API's are bytes of them)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Bridges:
     task_queue: str
     vendors: LocalVendors
     database: DatabaseSettings
+
+    transport: EventTransport = EventTransport.PUBSUB
 
     @asynccontextmanager
     async def running(
@@ -134,7 +139,9 @@ class Bridges:
     async def _opened(
         self, client: Client, redis_url: str | None, replay: ReplayMode
     ) -> AsyncIterator[BridgeRun]:
-        events = PlatformEventSettings(events_enabled=True, events_replay=replay)
+        events = PlatformEventSettings(
+            events_enabled=True, events_replay=replay, events_transport=self.transport
+        )
         handled: list[int] = []
         async with opened_bridge(
             client,
@@ -143,7 +150,7 @@ class Bridges:
             events=events,
             redis_url=redis_url,
             database=self.database,
-            on_event=lambda event, _outcome: handled.append(event.replay_id),
+            on_event=lambda event, _outcome: handled.append(event_number(event.replay_id)),
         ) as bridge:
             await bridge.resume_position(events)
             yield BridgeRun(bridge, handled)
@@ -151,9 +158,21 @@ class Bridges:
 
 @pytest.fixture
 def vendors(vendors: LocalVendors) -> LocalVendors:
-    """Short CometD long polls: an idle bridge meets a fault (and recovers) at once."""
+    """Short CometD long polls and Pub/Sub keepalives: an idle bridge meets a fault (and
+    recovers) at once."""
     vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
+    vendors.salesforce.set_pubsub_keepalive(CONNECT_HOLD_SECONDS)
     return vendors
+
+
+@pytest.fixture
+def transport() -> EventTransport:
+    """The default transport; the tests of the bridge's promises run on both."""
+    return EventTransport.PUBSUB
+
+
+ON_BOTH_TRANSPORTS = pytest.mark.parametrize("transport", list(EventTransport))
+ON_COMETD = pytest.mark.parametrize("transport", [EventTransport.COMETD])
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +209,10 @@ def bridges(
     vendors: LocalVendors,
     database: DatabaseSettings,
     replay_store: Redis,
+    transport: EventTransport,
 ) -> Bridges:
     """Bridges that find no replay id stored when the test starts."""
-    return Bridges(dev_env.client, task_queue, vendors, database)
+    return Bridges(dev_env.client, task_queue, vendors, database, transport=transport)
 
 
 async def unapproved_orders(
@@ -217,7 +237,8 @@ def publish_duplicates(vendors: LocalVendors, orders: list[SampleOrder]) -> list
 async def wait_until_stored(redis: Redis, replay_id: int) -> None:
     async def stored() -> bool:
         try:
-            return await redis.get(REPLAY_KEY) == str(replay_id)
+            stored = await redis.get(REPLAY_KEY)
+            return stored is not None and stored_event_number(stored) == replay_id
         except RedisConnectionError:  # a restarted server: the next try reconnects
             return False
 
@@ -232,7 +253,7 @@ async def wait_until_handed_over(run: BridgeRun, redis: Redis, replay_id: int) -
 
 async def stored_replay_id(redis: Redis) -> int | None:
     stored = await redis.get(REPLAY_KEY)
-    return None if stored is None else int(stored)
+    return None if stored is None else stored_event_number(stored)
 
 
 async def provisioning_results(
@@ -268,6 +289,7 @@ def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]
     return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
 
 
+@ON_BOTH_TRANSPORTS
 async def test_each_order_is_provisioned_once_despite_duplicate_and_replayed_events(
     dev_env: WorkflowEnvironment,
     task_queue: str,
@@ -336,6 +358,7 @@ async def impatient_client(address: str, dev_env: WorkflowEnvironment) -> Client
     )
 
 
+@ON_BOTH_TRANSPORTS
 @pytest.mark.usefixtures("dev_worker")
 async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal_is_unreachable(
     dev_env: WorkflowEnvironment,
@@ -363,12 +386,14 @@ async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal
             await temporal.start()
             await wait_until_handed_over(live, replay_store, unacknowledged)
 
-    assert {line["replay_id"] for line in log_lines(json_log, NOT_ACKNOWLEDGED)} == {unacknowledged}
+    logged = {event_number(line["replay_id"]) for line in log_lines(json_log, NOT_ACKNOWLEDGED)}
+    assert logged == {unacknowledged}
     assert live.handled == [acknowledged, unacknowledged]
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert whmcs_order_counts(vendors, orders) == [1, 1]
 
 
+@ON_BOTH_TRANSPORTS
 @pytest.mark.usefixtures("dev_worker")
 async def test_a_restarted_bridge_resumes_from_the_stored_replay_id_without_loss(
     dev_env: WorkflowEnvironment,
@@ -395,13 +420,31 @@ async def test_a_restarted_bridge_resumes_from_the_stored_replay_id_without_loss
 
 @pytest.mark.usefixtures("dev_worker")
 @pytest.mark.parametrize(
-    ("salesforce_fault", "recovery_log"),
+    ("transport", "salesforce_fault", "recovery_log"),
     [
         pytest.param(
-            SalesforceEmulatorControl.drop_cometd_clients, CLIENT_FORGOTTEN, id="unknown-client"
+            EventTransport.COMETD,
+            SalesforceEmulatorControl.drop_cometd_clients,
+            CLIENT_FORGOTTEN,
+            id="cometd-unknown-client",
         ),
         pytest.param(
-            SalesforceEmulatorControl.expire_sessions, SESSION_INVALID, id="expired-session"
+            EventTransport.COMETD,
+            SalesforceEmulatorControl.expire_sessions,
+            SESSION_INVALID,
+            id="cometd-expired-session",
+        ),
+        pytest.param(
+            EventTransport.PUBSUB,
+            SalesforceEmulatorControl.expire_sessions,
+            SESSION_INVALID,
+            id="pubsub-expired-session",
+        ),
+        pytest.param(
+            EventTransport.PUBSUB,
+            SalesforceEmulatorControl.close_pubsub_streams,
+            STREAM_CLOSED,
+            id="pubsub-server-closed-stream",
         ),
     ],
 )
@@ -415,8 +458,9 @@ async def test_the_bridge_recovers_from_salesforce_faults_without_loss_or_redeli
     salesforce_fault: Callable[[SalesforceEmulatorControl], None],
     recovery_log: str,
 ) -> None:
-    """`403::Unknown client` makes it handshake again from the stored id; an expired session
-    makes it log in again. Either way each event is handed over once, in order."""
+    """`403::Unknown client` makes it handshake again from the stored id, a Pub/Sub stream the
+    server closed subscribe again from it; an expired session makes it log in again. Either
+    way each event is handed over once, in order."""
     orders = await unapproved_orders(vendors, integrations, 2)
     async with bridges.running() as live:
         before = approve(vendors, orders[:1])
@@ -433,6 +477,7 @@ async def test_the_bridge_recovers_from_salesforce_faults_without_loss_or_redeli
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
 
 
+@ON_BOTH_TRANSPORTS
 async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_doubling(
     dev_env: WorkflowEnvironment,
     task_queue: str,
@@ -458,7 +503,7 @@ async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_
         await wait_until_handed_over(restarted, replay_store, retained[-1])
 
     [error] = log_lines(json_log, REPLAY_ID_NOT_RETAINED)
-    assert (error["level"], error["replay_id"]) == ("error", expired)
+    assert (error["level"], event_number(error["replay_id"])) == ("error", expired)
     assert restarted.handled == retained
     assert restarted.bridge.counts == {IntakeOutcome.ALREADY_RUNNING: 1, IntakeOutcome.STARTED: 1}
     async with running_workers(
@@ -494,7 +539,7 @@ async def test_events_keep_flowing_while_redis_is_down_and_the_latest_id_is_stor
                 lambda: live.handled == before + while_down,
                 "the bridge hands the events to Temporal without Redis",
             )
-            assert live.bridge.position == while_down[-1]
+            assert event_number(live.bridge.position) == while_down[-1]
             assert log_lines(json_log, REDIS_UNAVAILABLE)
 
             # Restarted empty (nothing is saved to disk): the id can only come from memory.
@@ -560,7 +605,7 @@ async def test_events_without_a_valid_order_id_are_parked_and_passed(
         await wait_until_handed_over(live, replay_store, good_event[-1])
 
     rejected = log_lines(json_log, BAD_EVENT_REJECTED)
-    assert [(line["replay_id"], line["reason"]) for line in rejected] == [
+    assert [(event_number(line["replay_id"]), line["reason"]) for line in rejected] == [
         (bad_events[0], "no OrderId__c"),
         (bad_events[1], "invalid OrderId__c 'not-an-id'"),
     ]
@@ -577,6 +622,7 @@ def held_at(salesforce: SalesforceEmulatorControl, replay_id: int) -> bool:
     )
 
 
+@ON_COMETD
 async def test_an_invalid_replay_id_reported_on_connect_replays_all_retained_events_once(
     dev_env: WorkflowEnvironment,
     task_queue: str,
@@ -622,6 +668,7 @@ async def test_an_invalid_replay_id_reported_on_connect_replays_all_retained_eve
     assert whmcs_order_counts(vendors, [handled_order, new_order]) == [1, 1]
 
 
+@ON_COMETD
 @pytest.mark.usefixtures("dev_worker")
 async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_nothing(
     dev_env: WorkflowEnvironment,
@@ -672,6 +719,12 @@ async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_
             id="subscription-option",
         ),
         pytest.param(b"\xff\xfe\x00", r"is binary data, not text (b'\xff\xfe\x00')", id="binary"),
+        pytest.param(
+            b"4242",
+            "holds 4242, a CometD replay id (written with SF_EVENTS_TRANSPORT=cometd); the "
+            "Pub/Sub API cannot resume from it",
+            id="cometd-id-after-switching-to-pubsub",
+        ),
     ],
 )
 async def test_an_unusable_stored_replay_id_replays_all_retained_events_once(
@@ -786,7 +839,7 @@ async def test_a_run_closing_between_describe_and_start_is_not_started_again(
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
     assert live.bridge.counts == {IntakeOutcome.STARTED: 1, IntakeOutcome.ALREADY_DONE: 1}
     [handled] = log_lines(json_log, ALREADY_HANDLED)
-    assert (handled["replay_id"], handled["reason"]) == (
+    assert (event_number(handled["replay_id"]), handled["reason"]) == (
         duplicate,
         "the run closed while the event was handed over",
     )

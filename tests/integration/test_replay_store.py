@@ -93,7 +93,7 @@ async def test_a_pubsub_replay_id_is_stored_as_opaque_bytes_and_read_back(
 ) -> None:
     await ReplayIdStore(redis, channel, transport=EventTransport.PUBSUB).save(PUBSUB_REPLAY_ID)
 
-    assert await redis.get(replay_key(channel)) == b"pubsub:AAAAAABalPAAAA=="
+    assert await redis.get(replay_key(channel)) == b"pubsub:00000000005a94f00000"
     store = ReplayIdStore(redis, channel, transport=EventTransport.PUBSUB)
     assert await store.load() == PUBSUB_REPLAY_ID
 
@@ -136,7 +136,7 @@ async def test_one_transports_replay_id_is_never_read_as_the_others(
 @pytest.mark.parametrize(
     ("stored", "problem"),
     [
-        pytest.param(b"pubsub:not base64!", "is b'pubsub:not base64!', not pubsub:<base64>"),
+        pytest.param(b"pubsub:not hex!", "is b'pubsub:not hex!', not pubsub:<hex>"),
         pytest.param(b"pubsub:", "holds a Pub/Sub API replay id of 0 bytes (1 to 64 expected)"),
     ],
 )
