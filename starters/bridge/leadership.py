@@ -111,7 +111,7 @@ class Leadership:
                     log.info("Redis answers again: claiming the leader lease")
                     return
                 if not await self._lease.renew(term):
-                    log.warning("Leader lease lost: standing by", token=term.token)
+                    log.warning("Leader lease lost: standing by", term=term.token)
                     return
             except RedisError as error:
                 self._note_redis_down(error)
@@ -134,7 +134,7 @@ class Leadership:
             log.info(
                 "Leader lease acquired: subscribing",
                 lease=term.key,
-                token=term.token,
+                term=term.token,
                 holder=term.holder,
             )
 

@@ -1,0 +1,231 @@
+"""Two `portalctl bridge` processes with the default lease settings: the leader is killed
+(SIGKILL) or frozen (SIGSTOP) while orders are approved, the standby takes over within the
+15 s the lease settings promise, every order is provisioned once, the stored replay id only
+ever grows (every write Redis executed, from MONITOR), and a frozen leader woken afterwards
+stands down without moving it. Prints the failover time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from temporalio.testing import WorkflowEnvironment
+
+from emulators.salesforce import ORDER_PROVISION_CHANNEL
+from integrations.config import DatabaseSettings
+from integrations.replay_store import replay_key
+from starters.demo.bulk_orders import BulkOrder, OrderFactory
+from starters.demo.local_services import free_port
+from starters.demo.local_vendors import LocalVendors
+from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
+from starters.demo.redis_server import RedisServer, running_redis_server
+from workers.dependencies import Integrations
+
+ORDERS = 12
+LEADER_DOWN_AFTER = 4
+"""Approvals before the leader is killed or frozen; the rest come during and after failover."""
+APPROVALS_PER_SECOND = 2.0
+TAKEOVER_BOUND_SECONDS = 15.0
+"""What the default BRIDGE_LEASE_TTL (10 s) + BRIDGE_LEASE_RENEW_INTERVAL (2 s) promise,
+with the new leader's subscription."""
+SETTLE_SECONDS = 60.0
+POLL_SECONDS = 0.2
+STANDBY_READY = "Standing by: another bridge holds the leader lease"
+LEASE_ACQUIRED = "Leader lease acquired: subscribing"
+LEASE_LOST = "Leader lease lost"
+REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
+
+
+def event_number(stored: str) -> int:
+    """The emulator's event number in a stored replay id: CometD stores it in decimal, Pub/Sub
+    as `pubsub:<hex>` of the emulator's 8-byte big-endian replay id (opaque to the bridge,
+    whose order is only known here)."""
+    return int(stored.removeprefix("pubsub:"), 16) if stored.startswith("pubsub:") else int(stored)
+
+
+class ReplayIdWrites:
+    """Every value Redis sets the replay id key to, in the order Redis ran the commands
+    (MONITOR shows the commands a Lua script runs, too)."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url)
+        self.values: list[int] = []
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._ready = threading.Event()
+        self._stopped = False
+
+    def _follow(self) -> None:
+        try:
+            with self._client.monitor() as monitor:
+                self._ready.set()
+                for command in monitor.listen():
+                    words = command["command"].split()
+                    if words[:2] == ["SET", REPLAY_KEY]:
+                        self.values.append(event_number(words[2]))
+        except (redis.RedisError, OSError, ValueError):
+            if not self._stopped:
+                raise
+
+    @contextmanager
+    def following(self) -> Iterator[ReplayIdWrites]:
+        self._thread.start()
+        self._ready.wait()
+        try:
+            yield self
+        finally:
+            self._stopped = True
+            self._client.close()
+
+
+class Bridge(PortalProcess):
+    """`portalctl bridge` with its own /health port."""
+
+    def __init__(self, name: str, environment: dict[str, str], log_dir: Path, ready: str) -> None:
+        self.ops_port = free_port()
+        ops = {"BRIDGE_HTTP_PORT": str(self.ops_port), "OPS_HTTP_HOST": "127.0.0.1"}
+        super().__init__("bridge", {**environment, **ops}, log_dir / f"{name}.log", ready)
+
+    def role(self) -> str:
+        answer = httpx.get(f"http://127.0.0.1:{self.ops_port}/health", timeout=5).json()
+        return str(answer["role"])
+
+
+def log_entries(bridge: PortalProcess) -> list[dict[str, Any]]:
+    lines = bridge.log_path.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def first_time(bridge: PortalProcess, event: str, after: float = 0.0) -> float | None:
+    for entry in log_entries(bridge):
+        at = datetime.fromisoformat(entry["timestamp"]).timestamp()
+        if entry["event"].startswith(event) and at >= after:
+            return at
+    return None
+
+
+async def wait_for(condition: Callable[[], bool], what: str, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            while not await asyncio.to_thread(condition):  # noqa: ASYNC110
+                await asyncio.sleep(POLL_SECONDS)
+    except TimeoutError:
+        raise AssertionError(f"not within {seconds} s: {what}") from None
+
+
+def activated(vendors: LocalVendors, orders: list[BulkOrder]) -> bool:
+    wanted = {order.order_id for order in orders}
+    records = vendors.salesforce.list_records("Order")
+    done = [
+        r for r in records if r["Id"] in wanted and r.get("Activation_Status__c") == "Activated"
+    ]
+    return len(done) == len(wanted)
+
+
+def published_replay_ids(vendors: LocalVendors) -> list[int]:
+    return [int(event["data"]["event"]["replayId"]) for event in vendors.salesforce.list_events()]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis_server(tmp_path) as server:
+        yield server
+
+
+@pytest.mark.parametrize("leader_down", ["SIGKILL", "SIGSTOP"])
+async def test_standby_takes_over_and_every_order_is_provisioned_once(
+    leader_down: str,
+    dev_env: WorkflowEnvironment,
+    dev_worker: None,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    vendors.salesforce.set_connect_hold(0.5)
+    factory = OrderFactory(vendors.salesforce, vendors.whmcs, integrations.id_mappings)
+    orders = await factory.create_many(ORDERS)
+    environment = {
+        **vendors.environment(),
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+        "DATABASE_URL": database.url,
+        "REDIS_URL": redis_server.url,
+        "SF_EVENTS_ENABLED": "true",
+        "SF_EVENTS_REPLAY": "LATEST",
+    }
+    leader = Bridge("bridge-a", environment, tmp_path, BRIDGE_READY)
+    standby = Bridge("bridge-b", environment, tmp_path, STANDBY_READY)
+    with ReplayIdWrites(redis_server.url).following() as writes:
+        try:
+            await asyncio.to_thread(leader.start)
+            await asyncio.to_thread(standby.start)
+            roles_before = (leader.role(), standby.role())
+            for order in orders[:LEADER_DOWN_AFTER]:
+                await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
+                await asyncio.sleep(1 / APPROVALS_PER_SECOND)
+            down_at = time.time()
+            os.kill(leader.pid, signal.Signals[leader_down])
+            for order in orders[LEADER_DOWN_AFTER:]:
+                await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
+                await asyncio.sleep(1 / APPROVALS_PER_SECOND)
+            await wait_for(
+                lambda: first_time(standby, LEASE_ACQUIRED, down_at) is not None,
+                "the standby takes the lease",
+                TAKEOVER_BOUND_SECONDS,
+            )
+            role_after = standby.role()
+            await wait_for(
+                lambda: activated(vendors, orders), "all orders Activated", SETTLE_SECONDS
+            )
+            published = published_replay_ids(vendors)
+            last = published[-1]
+            await wait_for(
+                lambda: writes.values[-1:] == [last], "the last id stored", SETTLE_SECONDS
+            )
+            if leader_down == "SIGSTOP":
+                os.kill(leader.pid, signal.SIGCONT)
+                await wait_for(
+                    lambda: first_time(leader, LEASE_LOST, down_at) is not None,
+                    "the woken leader stands down",
+                    TAKEOVER_BOUND_SECONDS,
+                )
+                woken_role = leader.role()
+        finally:
+            leader.stop()
+            standby.stop()
+        stored = redis.Redis.from_url(redis_server.url, decode_responses=True).get(REPLAY_KEY)
+
+    took_over_at = first_time(standby, LEASE_ACQUIRED, down_at)
+    assert took_over_at is not None
+    whmcs = Counter(order.notes.removeprefix("sfOrderId=") for order in vendors.whmcs.orders())
+    whmcs_orders = sum(whmcs[order.order_id] for order in orders)
+    print(
+        f"\nbridge failover after {leader_down}: the standby took the lease "
+        f"{took_over_at - down_at:.1f} s after the leader went down; {ORDERS} orders, "
+        f"{whmcs_orders} WHMCS orders, {len(writes.values)} replay id writes"
+    )
+    assert roles_before == ("leader", "standby")
+    assert role_after == "leader"
+    assert {whmcs[order.order_id] for order in orders} == {1}
+    assert len(published) == ORDERS
+    assert writes.values == sorted(writes.values)
+    assert isinstance(stored, str)
+    assert event_number(stored) == last
+    if leader_down == "SIGSTOP":
+        assert woken_role == "standby"
