@@ -22,6 +22,7 @@ from starters.bridge.leadership import bridge_leadership
 from starters.cli.deploy import deploy_app
 from starters.cli.events import events_app
 from starters.cli.health import health
+from starters.cli.mappings import mappings_app
 from starters.cli.order import order_app
 from starters.cli.preflight import preflight
 from starters.cli.records import records_app
@@ -46,6 +47,7 @@ app.add_typer(records_app, name="records")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(rotate_app, name="rotate")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(mappings_app, name="mappings")
 app.add_typer(events_app, name="events")
 app.command("codec-server")(codec_server)
 app.command("health")(health)

@@ -234,3 +234,27 @@ async def _read_until_accepted(process: asyncio.subprocess.Process, *, count: in
         line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
         assert line, "portalctl ended before retrying"
         accepted += b"  accepted:" in line
+
+
+async def test_missing_mapping_is_added_and_the_order_retried(orders: Orders) -> None:
+    """The runbook's fix for code MAPPING, without hand-written SQL."""
+    [order] = await orders.failed(UNMAPPED)
+
+    added = await invoke(
+        [
+            "mappings",
+            "add",
+            "--account",
+            order.account_id,
+            "--client",
+            str(order.whmcs_client_id),
+            "--user-id",
+            "portal-user-of-the-test",
+        ],
+        orders.cli_environment,
+    )
+    retried = await invoke(["order", "retry", order.order_id], orders.cli_environment)
+
+    assert added.exit_code == 0, added.output
+    assert retried.stdout.strip() == "Retry accepted: resuming at mapping"
+    assert (await orders.handle(order).result()).outcome is ProvisionOutcome.ACTIVATED
