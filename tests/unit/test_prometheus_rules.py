@@ -1,43 +1,19 @@
 """The alerting and recording rules in deploy/prometheus/: valid (`promtool check rules`), their
 unit tests pass (`promtool test rules`), every alert is tested firing and silent, and every
-alert is documented where its runbook annotation points.
-
-promtool comes from Debian's `prometheus` package; the test is skipped without it, or fails
-when REQUIRE_PROMTOOL=1 (CI installs it, so a missing promtool is a CI bug there)."""
+alert is documented where its runbook annotation points (promtool: tests/support/promtool.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.support.metric_usage import ROOT, RULES_DIR
+from tests.support.promtool import run_promtool
 
 TESTS_DIR = ROOT / "deploy" / "prometheus" / "tests"
 DOCS = ROOT / "docs" / "health-and-metrics.md"
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        reason = "promtool is not installed (Debian package prometheus)"
-        if os.environ.get("REQUIRE_PROMTOOL") == "1":
-            pytest.fail(f"REQUIRE_PROMTOOL=1 but {reason}")
-        pytest.skip(reason)
-    return path
-
-
-def run_promtool(*args: str | Path) -> None:
-    completed = subprocess.run(
-        [promtool(), *map(str, args)], capture_output=True, text=True, check=False
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def alerts() -> list[dict[str, Any]]:
