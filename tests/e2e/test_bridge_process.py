@@ -20,6 +20,7 @@ from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
 from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.polling import wait_until
+from tests.support.replay_ids import stored_event_number
 from workers.dependencies import Integrations
 
 REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
@@ -63,7 +64,11 @@ async def test_portalctl_bridge_survives_a_binary_replay_id_with_one_line_and_mi
                 bridge.start()
 
                 async def missed_event_stored() -> bool:
-                    return await redis.get(REPLAY_KEY) == str(missed).encode()
+                    stored = await redis.get(REPLAY_KEY)
+                    try:
+                        return stored is not None and stored_event_number(stored) == missed
+                    except ValueError:  # still the binary value
+                        return False
 
                 await wait_until(missed_event_stored, "the bridge hands over the missed event")
                 log_text = bridge.log_path.read_text(errors="replace")

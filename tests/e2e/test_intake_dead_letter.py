@@ -27,7 +27,12 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from contracts.provisioning import provision_workflow_id
-from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
+from integrations.config import (
+    DatabaseSettings,
+    EventTransport,
+    PlatformEventSettings,
+    ReplayMode,
+)
 from integrations.metrics import process_exposition
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -88,8 +93,11 @@ async def running_bridge(
     vendors: LocalVendors,
     database: DatabaseSettings,
 ) -> AsyncIterator[BridgeRun]:
-    """A bridge replaying every retained event, then live, in the background."""
-    events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
+    """A bridge replaying every retained event, then live, in the background (on CometD:
+    the parked payloads here are the JSON the control API published)."""
+    events = PlatformEventSettings(
+        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=EventTransport.COMETD
+    )
     async with opened_bridge(
         dev_env.client,
         task_queue=task_queue,
@@ -263,6 +271,7 @@ async def test_portalctl_events_replay_delivers_a_range_again_through_the_intake
         "REDIS_URL": TEST_REDIS_URL,
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": task_queue,
+        "SF_EVENTS_TRANSPORT": EventTransport.COMETD.value,  # whole-number replay ids
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
