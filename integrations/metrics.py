@@ -14,7 +14,9 @@
   started; `rejected`: parked in the dead-letter; `already running`, `already done`),
   `portal_platform_event_lag_seconds{channel}` (the event's CreatedDate to Temporal
   acknowledging its workflow start or signal) and
-  `portal_platform_event_replay_ids_stored_total{channel}` (replay ids written to Redis).
+  `portal_platform_event_replay_ids_stored_total{channel}` (replay ids written to Redis) and
+  `portal_platform_event_transport{channel, transport}` (1 for the transport subscribed
+  with: pubsub or cometd; the last replay id is on `/health`, opaque ids make no metric).
 - The bridge's leader lease: `portal_bridge_leader{channel}` (1 leader, 0 standby),
   `portal_bridge_lease_token{channel}` and `portal_bridge_leader_terms_total{channel}`.
 - The Temporal SDK's own metrics (`temporal_*`), which its runtime exports on a loopback
@@ -74,6 +76,11 @@ REPLAY_IDS_STORED = Counter(
     "portal_platform_event_replay_ids_stored",
     "Replay ids of handed-over Platform Events written to Redis.",
     ["channel"],
+)
+PLATFORM_EVENT_TRANSPORT = Gauge(
+    "portal_platform_event_transport",
+    "1 for the transport the bridge subscribes with (pubsub: the Pub/Sub API, cometd).",
+    ["channel", "transport"],
 )
 BRIDGE_LEADER = Gauge(
     "portal_bridge_leader",

@@ -24,6 +24,7 @@ from contracts.health import ApiUsage, HealthStatus, Integration
 from integrations.config import DatabaseSettings
 from integrations.health.probes import DATABASE_CONNECT_TIMEOUT_SECONDS, ping_redis
 from integrations.health.store import StoredHealth, latest_results
+from integrations.intake_status import IntakeView
 
 DEPENDENCY_TIMEOUT = timedelta(seconds=3)
 
@@ -57,12 +58,15 @@ class HealthReport(BaseModel):
     integrations: dict[Integration, IntegrationHealth]
     role: str | None = None
     """The bridge's: "leader" (subscribed) or "standby"; the worker's report has none."""
+    intake: IntakeView | None = None
+    """The bridge's Platform Event intake: transport, last replay id, lag."""
 
     @model_serializer(mode="wrap")
     def _role_only_when_known(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         data: dict[str, object] = handler(self)
-        if self.role is None:
-            data.pop("role", None)
+        for bridge_only in ("role", "intake"):
+            if getattr(self, bridge_only) is None:
+                data.pop(bridge_only, None)
         return data
 
 
@@ -76,6 +80,7 @@ class ProcessHealth:
     temporal: Client
     required: Collection[Dependency]
     role: Callable[[], str] | None = None
+    intake: Callable[[], IntakeView | None] | None = None
 
     async def report(self) -> tuple[HealthReport, bool]:
         """The report, and whether every required dependency is up."""
@@ -99,6 +104,7 @@ class ProcessHealth:
             checks=checks,
             integrations=integrations,
             role=self.role() if self.role else None,
+            intake=self.intake() if self.intake else None,
         )
         ready = all(checks[dependency] is DependencyState.OK for dependency in self.required)
         return report, ready

@@ -27,6 +27,7 @@ from integrations.config import (
     SalesforceSettings,
 )
 from integrations.database import open_pool
+from integrations.intake_status import INTAKE_STATUS
 from integrations.leader_lease import Fence
 from integrations.metrics import (
     PLATFORM_EVENT_LAG,
@@ -176,21 +177,22 @@ class EventBridge:
     async def _acknowledge(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
         self.counts[outcome] += 1
         PLATFORM_EVENTS_HANDLED.labels(self._channel, outcome.value).inc()
-        self._observe_lag(event, outcome)
+        INTAKE_STATUS.handed_over(event.replay_id, self._observe_lag(event, outcome))
         self.position = event.replay_id
         if self._store:
             await self._store.save(event.replay_id)
         if self._on_event:
             self._on_event(event, outcome)
 
-    def _observe_lag(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
+    def _observe_lag(self, event: PlatformEvent, outcome: IntakeOutcome) -> float | None:
         """Only events that reached a workflow: a replayed event already handled, or a bad
         one, says nothing about how fast events get through."""
         created_at = event_created_at(event)
         if created_at is None or outcome not in HANDED_TO_WORKFLOW:
-            return
-        lag = datetime.now(UTC) - created_at
-        PLATFORM_EVENT_LAG.labels(self._channel).observe(lag.total_seconds())
+            return None
+        lag = (datetime.now(UTC) - created_at).total_seconds()
+        PLATFORM_EVENT_LAG.labels(self._channel).observe(lag)
+        return lag
 
     async def _submit_until_acknowledged(self, event: PlatformEvent) -> IntakeOutcome:
         backoff = 1.0
@@ -250,6 +252,7 @@ async def opened_bridge(
     transport = open_transport(salesforce, events, auth)
     redis = redis_client(redis_url) if redis_url else None
     channel = events.provision_event_channel
+    INTAKE_STATUS.subscribing(events.events_transport.value, channel)
     pool = await open_pool(database)
     try:
         yield EventBridge(

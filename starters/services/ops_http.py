@@ -29,6 +29,7 @@ from temporalio.runtime import Runtime
 
 from integrations.config import ConfigurationError, DatabaseSettings, OpsSettings, load
 from integrations.health.report import Dependency, ProcessHealth
+from integrations.intake_status import INTAKE_STATUS
 from integrations.metrics import (
     free_loopback_port,
     health_exposition,
@@ -124,6 +125,8 @@ class OpsEndpoint:
     temporal_metrics_port: int | None
     workflow_gauges: bool = False
     """Failed orders and running rotations from Temporal's visibility (the worker's)."""
+    reports_intake: bool = False
+    """The Platform Event intake in /health (the bridge's)."""
 
     @classmethod
     def for_worker(cls) -> OpsEndpoint:
@@ -134,7 +137,8 @@ class OpsEndpoint:
     @classmethod
     def for_bridge(cls) -> OpsEndpoint:
         settings = load(OpsSettings)
-        return cls._prepared(settings, settings.bridge_port, "BRIDGE_HTTP_PORT", BRIDGE_NEEDS)
+        endpoint = cls._prepared(settings, settings.bridge_port, "BRIDGE_HTTP_PORT", BRIDGE_NEEDS)
+        return dataclasses.replace(endpoint, reports_intake=True)
 
     @classmethod
     def _prepared(
@@ -173,6 +177,7 @@ class OpsEndpoint:
             temporal=temporal,
             required=self.needs,
             role=role,
+            intake=INTAKE_STATUS.view if self.reports_intake else None,
         )
         try:
             app = ops_app(

@@ -39,7 +39,10 @@ from contracts.provisioning import (
     provision_workflow_id,
 )
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
+from emulators.salesforce.control import pubsub_replay_id
 from integrations.config import DatabaseSettings, EventTransport, PlatformEventSettings, ReplayMode
+from integrations.intake_status import INTAKE_STATUS
+from integrations.metrics import process_exposition
 from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import EventBridge, opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -391,6 +394,35 @@ async def test_the_replay_id_stays_at_the_last_acknowledged_event_while_temporal
     assert live.handled == [acknowledged, unacknowledged]
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert whmcs_order_counts(vendors, orders) == [1, 1]
+
+
+@ON_BOTH_TRANSPORTS
+@pytest.mark.usefixtures("dev_worker")
+async def test_health_and_metrics_show_the_transport_the_last_replay_id_and_the_lag(
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    transport: EventTransport,
+) -> None:
+    """What /health's `intake` and /metrics' `portal_platform_event_transport` read."""
+    orders = await unapproved_orders(vendors, integrations, 1)
+    async with bridges.running() as live:
+        [handed_over] = approve(vendors, orders)
+        await wait_until_handed_over(live, replay_store, handed_over)
+    intake = INTAKE_STATUS.view()
+
+    assert intake is not None
+    shown = pubsub_replay_id(handed_over).hex() if transport is EventTransport.PUBSUB else None
+    assert (intake.transport, intake.channel) == (transport.value, ORDER_PROVISION_CHANNEL)
+    assert intake.last_replay_id == (shown or str(handed_over))
+    assert intake.lag_seconds is not None
+    assert intake.lag_seconds >= 0
+    series = (
+        f'portal_platform_event_transport{{channel="{ORDER_PROVISION_CHANNEL}",'
+        f'transport="{transport.value}"}} 1.0'
+    )
+    assert series in process_exposition().decode().splitlines()
 
 
 @ON_BOTH_TRANSPORTS
