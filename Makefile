@@ -27,6 +27,7 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.provisioning --orders 300 --rate 10 --seconds 15
 	$(BIN)/python -m bench.backfill --events 500
+	$(BIN)/python -m bench.order_list --orders 2000
 	$(BIN)/python -m bench.records --rows 100000
 	$(BIN)/python -m bench.temporal_cost --workflows 100 --rounds 1
 
