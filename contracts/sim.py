@@ -90,12 +90,16 @@ class InvalidSimRequestError(ValueError):
     """The request can never succeed; the message names what is wrong."""
 
 
+def validate_account(account: str) -> None:
+    if not ACCOUNT_PATTERN.fullmatch(account):
+        raise InvalidSimRequestError(f"account {account!r} is not a 10 or 11 digit phone number")
+
+
 def validate_request(account: str, operation: SimOperation) -> None:
     """Raise InvalidSimRequestError for a request Freebit or the portal would refuse anyway.
 
     Plan codes are the worker's setting (FREEBIT_PLAN_CODES): see `validate_plan_code`."""
-    if not ACCOUNT_PATTERN.fullmatch(account):
-        raise InvalidSimRequestError(f"account {account!r} is not a 10 or 11 digit phone number")
+    validate_account(account)
     match operation:
         case QuotaTopUp(quota_mb=quota) if not QUOTA_MB_RANGE[0] <= quota <= QUOTA_MB_RANGE[1]:
             low, high = QUOTA_MB_RANGE

@@ -21,6 +21,7 @@ from contracts.sim import (
     SimOperation,
     VoiceOptionsChange,
     sim_workflow_id,
+    validate_account,
 )
 from starters.cli.support import fail, run, temporal_client
 from starters.sim_operations import request_sim_operation
@@ -28,7 +29,21 @@ from workflows.sim_account import SimAccount
 
 sim_app = typer.Typer(help="Freebit SIM operations, one queue per SIM.", no_args_is_help=True)
 
-AccountArgument = Annotated[str, typer.Argument(help="the SIM's phone number, e.g. 08012345678")]
+
+def _valid_account(account: str) -> str:
+    """Typer callback: a malformed number is refused, in one line, before Temporal is
+    contacted."""
+    try:
+        validate_account(account)
+    except InvalidSimRequestError as error:
+        raise fail(f"Refused: {error}", exit_code=2) from None
+    return account
+
+
+AccountArgument = Annotated[
+    str,
+    typer.Argument(help="the SIM's phone number, e.g. 08012345678", callback=_valid_account),
+]
 OnDate = Annotated[
     datetime | None, typer.Option("--at", formats=["%Y-%m-%d"], help="run on that day")
 ]
@@ -143,7 +158,7 @@ def _day(moment: datetime | None) -> date | None:
 
 
 def _time(moment: datetime | None) -> str | None:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else None
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else None
 
 
 def _line(operation: QueuedOperation) -> str:

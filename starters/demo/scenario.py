@@ -131,5 +131,5 @@ async def follow_sim_sample(account: str, client: Client, console: Console) -> N
     for queued in overview.queue:
         console.print(
             f"  SIM {account}: {queued.operation.describe()} queued; Freebit's gap lets it run "
-            f"at {max(queued.not_before, overview.next_allowed_at or queued.not_before):%H:%M} UTC"
+            f"at {max(queued.not_before, overview.next_allowed_at or queued.not_before):%H:%M:%S} UTC"
         )
