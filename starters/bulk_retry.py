@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from temporalio.client import (
@@ -27,6 +28,8 @@ EVENT_ALREADY_HANDLED = "Event already handled"
 """`ProvisionOrder`'s answer to an event id it has taken before."""
 
 MAX_IN_FLIGHT = 20
+ANSWER_TIMEOUT = timedelta(seconds=30)
+"""An order's workflow answers within a workflow task; longer means no worker is polling."""
 
 
 class RetryOutcome(StrEnum):
@@ -81,7 +84,9 @@ async def retry_order(client: Client, order_id: str, *, event_id: str, reason: s
     handle = client.get_workflow_handle_for(ProvisionOrder.run, provision_workflow_id(order_id))
     try:
         answer = await handle.execute_update(
-            ProvisionOrder.request_retry, RetryRequest(event_id=event_id, reason=reason)
+            ProvisionOrder.request_retry,
+            RetryRequest(event_id=event_id, reason=reason),
+            rpc_timeout=ANSWER_TIMEOUT,
         )
     except WorkflowUpdateFailedError as error:
         return OrderRetry(order_id, RetryOutcome.ERROR, f"retry refused: {error.cause or error}")

@@ -173,7 +173,10 @@ async def _retry_failed(
         answers = await _send_retries(
             client, [row.order_id for row in rows], batch, per_second, reason
         )
-        await batches.finish(batch)
+        # A retry that got no answer may have been taken: its batch stays unfinished, so
+        # that a rerun continues it rather than send that retry again in a new batch.
+        if not any(answer.outcome is RetryOutcome.ERROR for answer in answers):
+            await batches.finish(batch)
         return answers
     finally:
         await pool.close()
