@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from integrations.config import PlatformEventSettings, SalesforceSettings
+from integrations.config import EventTransport, PlatformEventSettings, SalesforceSettings
 from integrations.preflight.result import CheckFailedError, CheckResult, run_check
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth
 from integrations.salesforce.client import SalesforceClient
-from integrations.salesforce.streaming import CometdTransport
+from integrations.salesforce.event_transports import open_transport
 
 SYSTEM = "salesforce"
 READ_FIELDS: Mapping[str, frozenset[str]] = {
@@ -150,13 +150,15 @@ class SalesforcePreflight:
     async def _subscribe(self) -> str:
         channel = self._events.provision_event_channel
         auth = self._auth()
-        probe = CometdTransport(self._settings, auth)
+        probe = open_transport(self._settings, self._events, auth)
         try:
             await probe.check_subscription(channel)
         finally:
             await probe.aclose()
             auth.close()
-        return f"handshake and subscribe to {channel} accepted, then disconnected"
+        if self._events.events_transport is EventTransport.COMETD:
+            return f"handshake and subscribe to {channel} accepted, then disconnected"
+        return f"Pub/Sub API GetTopic {channel}: subscribing allowed"
 
 
 def _fields_fix(error: Exception) -> str:

@@ -79,7 +79,9 @@ def test_every_check_passes_against_the_emulators_and_no_secret_is_printed(
     assert "8.13.1" in check(report, "whmcs", "version (WhmcsDetails)")["detail"]
     assert check(report, "whmcs", "AddOrder allowed")["status"] == "skipped"
     assert "--with-test-order" in check(report, "whmcs", "AcceptOrder allowed")["detail"]
-    assert check(report, "salesforce", "Platform Event channel")["status"] == "pass"
+    channel = check(report, "salesforce", "Platform Event channel")
+    assert channel["status"] == "pass"
+    assert "Pub/Sub API GetTopic" in channel["detail"]  # the default transport
     remaining = {client["client_id"] for client in vendors.salesforce.cometd_clients()}
     assert remaining <= earlier  # its own client disconnected again
     for name in SECRET_NAMES:
@@ -242,9 +244,11 @@ def test_an_invalid_auth_key_code_missing_from_the_setting_is_named(
     assert "FREEBIT_AUTH_KEY_REJECTED_CODES" in result["fix"]
 
 
+@pytest.mark.parametrize("transport", ["pubsub", "cometd"])
 def test_a_platform_event_channel_that_cannot_be_subscribed_is_named(
-    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
+    monkeypatch.setenv("SF_EVENTS_TRANSPORT", transport)
     monkeypatch.setenv("SF_PROVISION_EVENT_CHANNEL", "/event/NoSuchEvent__e")
 
     status, report, _ = preflight()
