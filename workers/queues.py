@@ -1,7 +1,8 @@
-"""What runs on each task queue: workflows, database work and the policy reads on the base
-queue; each vendor's calls on its own queue, so its rate limit covers them; on every queue
-the health check and the rotation steps that reach its system. And each queue's worker
-options: threads for the synchronous clients, the vendor's rate limit."""
+"""What runs on each task queue: workflows on the base queue, with what they run as local
+activities there (the policy reads, and provisioning's vendor calls and database read); the
+other vendor calls on their vendor's queue; on every queue the health check and the rotation
+steps that reach its system. And each queue's worker options: threads for the synchronous
+clients. (Each vendor's rate limit is in its client.)"""
 
 from __future__ import annotations
 
@@ -26,22 +27,25 @@ SALESFORCE_THREADS = 16
 """simple-salesforce is synchronous: its activities run in this many threads."""
 SFTP_IMPORTS = 2
 """paramiko is synchronous too: at most this many call-record files load at once."""
-ACTIVITY_THREADS = SALESFORCE_THREADS + SFTP_IMPORTS
+ACTIVITY_THREADS = 2 * SALESFORCE_THREADS + SFTP_IMPORTS
+"""Salesforce calls on the base queue (local activities) and on the Salesforce queue (health
+checks, rotation steps), and the imports."""
 SFTP_HEARTBEAT_THROTTLE = timedelta(seconds=2)
 """Import heartbeats carry the bytes read: `portalctl records import` shows them as a bar."""
 
 
 def options_by_queue(integrations: Integrations, threads: ThreadPoolExecutor) -> QueueOptions:
-    limits = integrations.rate_limits
     return {
-        "portal": {"workflows": WORKFLOWS},
+        "portal": {
+            "workflows": WORKFLOWS,
+            "activity_executor": threads,
+        },
         "salesforce": {
             "activity_executor": threads,
             "max_concurrent_activities": SALESFORCE_THREADS,
-            "max_task_queue_activities_per_second": limits.salesforce,
         },
-        "whmcs": {"max_task_queue_activities_per_second": limits.whmcs},
-        "freebit": {"max_task_queue_activities_per_second": limits.freebit},
+        "whmcs": {},
+        "freebit": {},
         "sftp": {
             "activity_executor": threads,
             "max_concurrent_activities": SFTP_IMPORTS,
@@ -61,20 +65,21 @@ def activities_by_queue(integrations: Integrations) -> QueueActivities:
     health = integrations.health
     own: QueueActivities = {
         "portal": [
+            salesforce.load_order,
+            salesforce.mark_order_activating,
+            salesforce.mark_order_failed,
+            salesforce.mark_order_activated,
             mapping.map_order,
+            whmcs.create_payable_order,
+            whmcs.accept_order,
             health.record_health,
             policies.provisioning_policy,
             policies.sim_account_policy,
             policies.records_policy,
             policies.rotation_policy,
         ],
-        "salesforce": [
-            salesforce.load_order,
-            salesforce.mark_order_activating,
-            salesforce.mark_order_failed,
-            salesforce.mark_order_activated,
-        ],
-        "whmcs": [whmcs.create_payable_order, whmcs.accept_order],
+        "salesforce": [],
+        "whmcs": [],
         "freebit": [
             freebit.change_plan,
             freebit.add_quota,

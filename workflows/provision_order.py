@@ -1,13 +1,15 @@
 """`ProvisionOrder`: an approved Salesforce Order becomes an accepted WHMCS order, and the
 result is written back to Salesforce.
 
-Each step is one activity, except where a checkpoint between two calls buys nothing: the
-payment-method gate and AddOrder are one activity (the gate is a read, and the create is
-idempotent by its marker, so a retry of both together is safe), and the first run writes no
-Activating status when validation read the Order Activating with no last error. A step that
-still fails after its retries is written back as `Activation_Status__c='Failed'` with a code
-and a reason; the workflow then waits, durably, for a manual retry, which resumes at the
-failed step: completed steps are never repeated.
+Each step is a local activity: vendor calls of a few seconds that need no task queue (their
+rate limits are shared limiters in Redis, in the clients), so a clean order runs in one
+workflow task, each step recorded as a marker with its summary. Where a checkpoint between two
+calls buys nothing they are one activity: the payment-method gate and AddOrder (the gate is a
+read, and the create is idempotent by its journal and marker, so a retry of both together is
+safe); and the first run writes no Activating status when validation read the Order Activating
+with no last error. A step that still fails after its retries is written back as
+`Activation_Status__c='Failed'` with a code and a reason; the workflow then waits, durably,
+for a manual retry, which resumes at the failed step: completed steps are never repeated.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
-from workflows.calls import execute, execute_local
+from workflows.calls import execute_local
 from workflows.search_attributes import (
     ACTIVATION_STATUS,
     ERROR_CODE,
@@ -65,7 +67,6 @@ with workflow.unsafe.imports_passed_through():
         StepFailure,
         services_by_item,
     )
-    from contracts.task_queues import TaskQueues
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -73,6 +74,10 @@ ResultT = TypeVar("ResultT")
 ALREADY_IN_PROGRESS = "Already in progress"
 SKIPPED_STATUS = "Skipped"
 POLICY_TIMEOUT = timedelta(seconds=10)
+BACKOFF_AS_TIMER = timedelta(milliseconds=1)
+"""A step's retry backoff longer than this is a durable timer in the history, not a sleep in the
+worker: visible, kept across a worker restart, skipped by the time-skipping test server. (Zero
+would mean the SDK's default, a minute.)"""
 
 _STEP_DESCRIPTIONS = {
     ProvisionStep.VALIDATION: "reading the Order and checking it is Activating",
@@ -133,7 +138,6 @@ class ProvisionOrder:
         self._retry_requested = False
         self._accepting_retry = False
         self._running = False
-        self._queues = TaskQueues.for_base(workflow.info().task_queue)
         self._policy = ProvisionPolicy()
         self._order: Order | None = None
         self._mapping: OrderMapping | None = None
@@ -233,7 +237,6 @@ class ProvisionOrder:
         self._order = await self._call(
             LOAD_ORDER,
             OrderRef(order_id=self._input.order_id),
-            queue=self._queues.salesforce,
             summary="read the Order with its items",
         )
         status = self._order.activation_status
@@ -253,7 +256,6 @@ class ProvisionOrder:
             await self._call(
                 MARK_ORDER_ACTIVATING,
                 OrderRef(order_id=self._input.order_id),
-                queue=self._queues.salesforce,
                 summary="Activation_Status__c = Activating, clear last error",
             )
         self._set_activation_status(ActivationStatus.ACTIVATING)
@@ -275,12 +277,9 @@ class ProvisionOrder:
             )
 
     async def _map_order(self) -> None:
-        """A local activity: a database read needs no task queue, rate limit or events."""
-        self._mapping = await execute_local(
+        self._mapping = await self._call(
             MAP_ORDER,
             self._loaded_order(),
-            start_to_close_timeout=self._policy.call_timeout,
-            retry_policy=self._retry_policy(),
             summary="Account -> WHMCS client, items -> WHMCS products",
         )
 
@@ -289,8 +288,8 @@ class ProvisionOrder:
         refusals are reported at the mapping and payment_method steps."""
         try:
             await self._create_whmcs_order()
-        except ActivityError as error:
-            cause = error.cause
+        except (ActivityError, ApplicationError) as error:
+            cause = error.cause if isinstance(error, ActivityError) else error
             refusal = cause.type if isinstance(cause, ApplicationError) else None
             step = _STEP_OF_FAILURE.get(refusal or "")
             if step is not None:
@@ -307,7 +306,6 @@ class ProvisionOrder:
                 client_id=mapping.whmcs_client_id,
                 lines=list(mapping.lines),
             ),
-            queue=self._queues.whmcs,
             summary=f"GetPayMethods, then AddOrder for WHMCS client {mapping.whmcs_client_id}, "
             f"{len(mapping.lines)} item(s)",
         )
@@ -326,7 +324,6 @@ class ProvisionOrder:
         await self._call(
             ACCEPT_ORDER,
             AcceptOrderRequest(order_id=order_id),
-            queue=self._queues.whmcs,
             summary=f"AcceptOrder {order_id}",
         )
 
@@ -338,7 +335,6 @@ class ProvisionOrder:
                 whmcs_order_id=self._whmcs_order_id(),
                 service_ids_by_item=self._status.service_ids_by_item,
             ),
-            queue=self._queues.salesforce,
             summary=f"Activated, WHMCS order {self._whmcs_order_id()}",
         )
 
@@ -369,10 +365,9 @@ class ProvisionOrder:
                     error_code=failure.code,
                     error_message=failure.message,
                 ),
-                queue=self._queues.salesforce,
                 summary=f"Activation_Status__c = Failed ({failure.code})",
             )
-        except ActivityError as error:
+        except (ActivityError, ApplicationError, TimeoutError) as error:
             workflow.logger.error(
                 "Could not write the Failed status to Salesforce",
                 extra={**context, "write_back_error": str(error.cause or error)},
@@ -425,14 +420,14 @@ class ProvisionOrder:
         )
 
     async def _call(
-        self, activity: ActivityType[ArgT, ResultT], arg: ArgT, *, queue: str, summary: str
+        self, activity: ActivityType[ArgT, ResultT], arg: ArgT, *, summary: str
     ) -> ResultT:
-        return await execute(
+        return await execute_local(
             activity,
             arg,
-            task_queue=queue,
             start_to_close_timeout=self._policy.call_timeout,
             retry_policy=self._retry_policy(),
+            local_retry_threshold=BACKOFF_AS_TIMER,
             summary=summary,
         )
 

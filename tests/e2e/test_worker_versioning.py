@@ -4,7 +4,8 @@ Orders started on build 1 stay pinned to it while build 2 becomes current, inclu
 failed and waits for a manual retry (it completes on build 1: the drain policy); new orders
 start on build 2; `portalctl deploy status` shows build 1 draining and build 2 current. Which
 build ran what is read from the histories (the deployment version of every workflow task, the
-worker identity of every activity), never inferred.
+worker identity of every workflow task, which runs the vendor calls as local activities),
+never inferred.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ class RanOn:
 
     workflow_task_builds: set[str]
     """The deployment version's build id of every completed workflow task."""
-    activity_workers: set[str]
-    """The identity of the worker that ran each activity."""
+    task_workers: set[str]
+    """The identity of the worker that ran each workflow task, and so its local activities
+    (the vendor calls)."""
     workflow_task_failures: list[str]
     """Nondeterminism (or any other workflow task failure) shows here."""
     pinned_to: str | None
@@ -151,8 +153,8 @@ async def ran_on(handle: Handle) -> RanOn:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             attributes = event.workflow_task_completed_event_attributes
             builds.add(attributes.deployment_version.build_id)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            workers.add(event.activity_task_started_event_attributes.identity)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            workers.add(event.workflow_task_started_event_attributes.identity)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             failures.append(event.workflow_task_failed_event_attributes.failure.message)
     versioning = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
