@@ -36,6 +36,10 @@ class EmulatorControl:
         counts: dict[str, int] = self.get("/calls")
         return counts
 
+    def call_arrivals(self) -> list[tuple[str, float]]:
+        """(operation, epoch seconds) of the latest calls, in the order they arrived."""
+        return [(operation, arrived) for operation, arrived in self.get("/calls/arrivals")]
+
     def post(self, path: str, payload: Any = None) -> Any:
         response = self._http.post(path, json=payload)
         response.raise_for_status()

@@ -1,10 +1,12 @@
-"""What every emulator has: injectable faults, a count of the API calls it served, and the
-control routes under `/__emulator/` that tests, the demo and the benchmarks drive."""
+"""What every emulator has: injectable faults, a count of the API calls it served (and when
+the latest ones arrived), and the control routes under `/__emulator/` that tests, the demo
+and the benchmarks drive."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
@@ -14,6 +16,7 @@ from starlette.routing import Route
 from emulators.faults import Fault, FaultInjector
 
 CONTROL_PREFIX = "/__emulator"
+ARRIVALS_KEPT = 10_000
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -46,20 +49,28 @@ class EmulatorCore:
     def __init__(self) -> None:
         self.faults = FaultInjector()
         self._calls: Counter[str] = Counter()
+        self._arrivals: deque[tuple[str, float]] = deque(maxlen=ARRIVALS_KEPT)
         self._lock = threading.Lock()
 
     def record_call(self, operation: str) -> None:
         with self._lock:
             self._calls[operation] += 1
+            self._arrivals.append((operation, time.time()))
 
     def call_counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._calls)
 
+    def call_arrivals(self) -> list[tuple[str, float]]:
+        """(operation, epoch seconds) of the latest ARRIVALS_KEPT calls, in arrival order."""
+        with self._lock:
+            return list(self._arrivals)
+
     def reset(self) -> None:
         self.faults.clear()
         with self._lock:
             self._calls.clear()
+            self._arrivals.clear()
 
     def control_routes(self, reset_state: Callable[[], None]) -> list[Route]:
         """Routes shared by all emulators; `reset_state` clears the emulator's own data."""
@@ -83,10 +94,14 @@ class EmulatorCore:
         async def calls(_: Request) -> Response:
             return JSONResponse(self.call_counts())
 
+        async def call_arrivals(_: Request) -> Response:
+            return JSONResponse(self.call_arrivals())
+
         return [
             Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
             Route(f"{CONTROL_PREFIX}/faults", add_fault, methods=["POST"]),
             Route(f"{CONTROL_PREFIX}/faults", clear_faults, methods=["DELETE"]),
             Route(f"{CONTROL_PREFIX}/faults", list_faults, methods=["GET"]),
             Route(f"{CONTROL_PREFIX}/calls", calls, methods=["GET"]),
+            Route(f"{CONTROL_PREFIX}/calls/arrivals", call_arrivals, methods=["GET"]),
         ]
