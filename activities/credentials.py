@@ -46,6 +46,7 @@ from integrations.secrets.material import certificate_fingerprint, generate_ssh_
 from integrations.secrets.provider import CredentialSource, StoredCredentials, fixed_credential
 from integrations.secrets.store import SecretStore, SecretVersion
 from integrations.sftp import connect
+from integrations.vendor_rate_limit import AsyncVendorRateLimit
 from integrations.whmcs.client import WhmcsClient
 
 
@@ -59,6 +60,7 @@ class CredentialActivities:
         freebit: FreebitClient,
         freebit_tokens: FreebitTokenCache,
         sftp: SftpSettings | None,
+        whmcs_rate_limit: AsyncVendorRateLimit | None = None,
     ) -> None:
         self._credentials = credentials
         self._store: SecretStore = credentials.store
@@ -67,6 +69,7 @@ class CredentialActivities:
         self._freebit = freebit
         self._freebit_tokens = freebit_tokens
         self._sftp = sftp
+        self._whmcs_rate_limit = whmcs_rate_limit
 
     @activity.defn(name=DESCRIBE_ACTIVE.name)
     async def describe_active(self, request: KindRef) -> ActiveVersion:
@@ -116,7 +119,7 @@ class CredentialActivities:
     async def verify_whmcs_credential(self, request: VersionCheck) -> VersionRef:
         """`GetClients limitnum=1` with the version's identifier and secret."""
         source = await asyncio.to_thread(self._source, request)
-        client = WhmcsClient(self._whmcs, credentials=source)
+        client = WhmcsClient(self._whmcs, credentials=source, rate_limit=self._whmcs_rate_limit)
         try:
             await client.get_clients(limit=1)
         finally:

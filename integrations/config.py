@@ -133,8 +133,9 @@ class CodecServerSettings(_Settings):
         return value
 
 
-class TaskQueueRateLimitSettings(_Settings):
-    """Activities per second, across all workers, on each vendor's task queue (unset: none)."""
+class VendorRateLimitSettings(_Settings):
+    """Calls per second to each vendor, across all workers and processes, shared through Redis
+    (`integrations.vendor_rate_limit`); unset: no limit, and no Redis call for it."""
 
     salesforce: float | None = Field(
         default=None, gt=0, validation_alias="SF_RATE_LIMIT_PER_SECOND"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from activities.call_records import CallRecordsActivities
 from activities.credentials import CredentialActivities
@@ -16,7 +16,6 @@ from integrations.config import (
     RecordsSettings,
     RotationSettings,
     SimAccountSettings,
-    TaskQueueRateLimitSettings,
     WhmcsSettings,
     load,
 )
@@ -39,9 +38,6 @@ from integrations.whmcs.order_journal import WhmcsOrderJournal
 class WorkerSettings:
     integrations: IntegrationSettings
     policies: PolicyActivities
-    rate_limits: TaskQueueRateLimitSettings = field(
-        default_factory=TaskQueueRateLimitSettings.model_construct
-    )
 
     @classmethod
     def from_environment(cls) -> WorkerSettings:
@@ -53,7 +49,6 @@ class WorkerSettings:
                 records=load(RecordsSettings),
                 rotation=load(RotationSettings),
             ),
-            rate_limits=load(TaskQueueRateLimitSettings),
         )
 
 
@@ -72,9 +67,6 @@ class Integrations:
     health: HealthActivities
     credentials: CredentialActivities
     policies: PolicyActivities
-    rate_limits: TaskQueueRateLimitSettings = field(
-        default_factory=TaskQueueRateLimitSettings.model_construct
-    )
 
 
 @asynccontextmanager
@@ -108,7 +100,7 @@ async def open_integrations(settings: WorkerSettings) -> AsyncIterator[Integrati
                 freebit=clients.freebit,
                 freebit_tokens=clients.freebit_tokens,
                 sftp=connections.sftp,
+                whmcs_rate_limit=clients.whmcs_rate_limit,
             ),
             policies=settings.policies,
-            rate_limits=settings.rate_limits,
         )

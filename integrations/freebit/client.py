@@ -45,7 +45,9 @@ from integrations.freebit.models import (
 )
 from integrations.freebit.paths import FreebitOperation, operation_url
 from integrations.freebit.token_cache import FreebitTokenCache
+from integrations.rate_limited_http import rate_limited_http
 from integrations.secrets.provider import CredentialSource
+from integrations.vendor_rate_limit import AsyncVendorRateLimit
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +67,16 @@ class FreebitClient:
         token_cache: FreebitTokenCache,
         *,
         oem_key: CredentialSource | None = None,
+        rate_limit: AsyncVendorRateLimit | None = None,
     ) -> None:
-        """`oem_key`: e.g. the secret store's active version; default: FREEBIT_OEM_KEY."""
+        """`oem_key`: e.g. the secret store's active version; default: FREEBIT_OEM_KEY.
+        `rate_limit`: FREEBIT_RATE_LIMIT_PER_SECOND, which every request (authOem too) takes a
+        turn under."""
         self._settings = settings
         self._codes = wire.ResultCodes.of(settings)
         self._token_cache = token_cache
         self._oem_key = oem_key or CredentialSource(settings.oem_key.get_secret_value().encode)
-        self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
+        self._http = rate_limited_http(settings.timeout / 1000, rate_limit)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -23,8 +23,10 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from contracts.provisioning import Order
 from integrations.config import SalesforceSettings
 from integrations.errors import AuthenticationError, BusinessError, IntegrationError, TransientError
+from integrations.rate_limited_http import RateLimitedAdapter
 from integrations.salesforce.auth import PrivateKeySource, SalesforceAuth, SalesforceToken
 from integrations.salesforce.models import RecordUpdate
+from integrations.vendor_rate_limit import VendorRateLimit
 
 log = structlog.get_logger(__name__)
 
@@ -95,11 +97,22 @@ class _SalesforceSession(requests.Session):
 
 class SalesforceClient:
     def __init__(
-        self, settings: SalesforceSettings, *, private_key: PrivateKeySource | None = None
+        self,
+        settings: SalesforceSettings,
+        *,
+        private_key: PrivateKeySource | None = None,
+        rate_limit: VendorRateLimit | None = None,
     ) -> None:
+        """`rate_limit`: SF_RATE_LIMIT_PER_SECOND, which every REST request takes a turn under.
+        Not the JWT bearer logins (`SalesforceAuth`, its own HTTP client): they are no API
+        requests (the API usage Salesforce reports counts "all calls, except for login()",
+        LimitInfoHeader, SOAP API Developer Guide), happen once per access token, and a
+        login held back behind REST calls would hold up every thread waiting for the token."""
         self._settings = settings
         self._auth = SalesforceAuth(settings, private_key=private_key)
         self._http = _SalesforceSession(settings.timeout / 1000, settings.ca_bundle)
+        if rate_limit is not None:
+            RateLimitedAdapter(rate_limit).mount_on(self._http)
         self._lock = threading.Lock()
         self._connection: Salesforce | None = None
         self._api_usage: ApiUsage | None = None

@@ -35,9 +35,11 @@ from integrations.errors import (
     IntegrationError,
     TransientError,
 )
+from integrations.rate_limited_http import rate_limited_http
 from integrations.secrets.material import WhmcsApiKey
 from integrations.secrets.provider import CredentialSource
 from integrations.secrets.store import Credential
+from integrations.vendor_rate_limit import AsyncVendorRateLimit
 from integrations.whmcs.models import (
     AddOrderRequest,
     ClientsPage,
@@ -83,15 +85,20 @@ class ApiActionNotAllowedError(BusinessError):
 
 class WhmcsClient:
     def __init__(
-        self, settings: WhmcsSettings, *, credentials: CredentialSource | None = None
+        self,
+        settings: WhmcsSettings,
+        *,
+        credentials: CredentialSource | None = None,
+        rate_limit: AsyncVendorRateLimit | None = None,
     ) -> None:
         """`credentials`: the identifier/secret (`WhmcsApiKey` bytes) to send, e.g. the secret
-        store's active version; default: WHMCS_API_IDENTIFIER / WHMCS_API_SECRET."""
+        store's active version; default: WHMCS_API_IDENTIFIER / WHMCS_API_SECRET.
+        `rate_limit`: WHMCS_RATE_LIMIT_PER_SECOND, which every request takes a turn under."""
         self._settings = settings
         self._credentials = credentials or CredentialSource(
             WhmcsApiKey(identifier=settings.api_identifier, secret=settings.api_secret).to_bytes
         )
-        self._http = httpx.AsyncClient(timeout=settings.timeout / 1000)
+        self._http = rate_limited_http(settings.timeout / 1000, rate_limit)
 
     async def aclose(self) -> None:
         await self._http.aclose()
