@@ -20,6 +20,7 @@ from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 
 from integrations.config import ConfigurationError, PayloadEncryptionSettings
 from integrations.payload_codec import data_converter
+from integrations.tracing import temporal_interceptors
 
 DEFAULT_ADDRESS = "localhost:7233"
 CLIENT_ENVIRONMENT = (
@@ -60,10 +61,12 @@ async def connect(
     encryption: PayloadEncryptionSettings | None = None,
     environment: Mapping[str, str] | None = None,
 ) -> Client:
-    """A client whose payloads are pydantic JSON, encrypted when `encryption` has keys."""
+    """A client whose payloads are pydantic JSON, encrypted when `encryption` has keys; traced
+    (it and its workers) when tracing is on (integrations/tracing.py)."""
     return await Client.connect(
         **client_config(environment),
         data_converter=data_converter(encryption) if encryption else pydantic_data_converter,
+        interceptors=temporal_interceptors(),
     )
 
 

@@ -45,6 +45,7 @@ from integrations.salesforce.streaming import (
     PlatformEventTransport,
     ReplayPosition,
 )
+from integrations.tracing import platform_event_span
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake, event_created_at
 from starters.bridge.replay_range import ReplayRange
 
@@ -172,7 +173,9 @@ class EventBridge:
         if previous is not None:
             await asyncio.wait([previous])
         async with in_flight:
-            return await self._submit_until_acknowledged(event)
+            order_id = event.payload.get("OrderId__c")
+            with platform_event_span(self._channel, event.replay_id, order_id):
+                return await self._submit_until_acknowledged(event)
 
     async def _acknowledge(self, event: PlatformEvent, outcome: IntakeOutcome) -> None:
         self.counts[outcome] += 1

@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from integrations import tracing
 from integrations.config import (
     BridgeLeaseSettings,
     DatabaseSettings,
@@ -61,6 +62,7 @@ def worker() -> None:
     async def run_worker() -> None:
         settings = WorkerSettings.from_environment()
         deployment = deployment_config(load(WorkerDeploymentSettings))
+        tracing.start_from_environment("portal-worker")
         connections = settings.integrations
         ops = OpsEndpoint.for_worker()
         startup = await check_dependencies(connections.database.url, connections.redis.url)
@@ -85,6 +87,7 @@ def bridge() -> None:
             typer.echo("SF_EVENTS_ENABLED is not true: the bridge has nothing to do.")
             return
         redis, lease = load(RedisSettings), load(BridgeLeaseSettings)
+        tracing.start_from_environment("portal-bridge")
         ops = OpsEndpoint.for_bridge()
         startup = await check_dependencies(load(DatabaseSettings).url, redis.url)
         client, _ = await temporal_client(startup)
