@@ -2,7 +2,9 @@
 
 Per run it generates its host key and one client key pair, and writes the client's private
 key and a known_hosts line for itself, so production clients connect with host key
-verification on.
+verification on. The keys it accepts are those of `authorized_keys` in its work directory,
+read at each login as sshd reads the user's file: the client key, and any line appended
+(an SFTP administrator authorizing a rotated key) until it is removed.
 
 Paths resolve as on an OpenSSH host: relative to the login directory (`HOME`), and the
 detail files live in one directory, `remote_dir` (default `records`, i.e.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import posixpath
 import socket
@@ -53,6 +56,7 @@ USERNAME = "pasi"
 KEY_BITS = 2048
 HOME = f"/home/{USERNAME}"
 """The login directory: relative paths (and `.`) resolve against it, as with OpenSSH."""
+_KEY_TYPE_PREFIXES = ("ssh-", "ecdsa-", "sk-")
 DEFAULT_REMOTE_DIR = "records"
 """Where the detail files are, relative to HOME: not the client's default `.`, so every test
 through `settings()` proves SFTP_REMOTE_DIR is applied."""
@@ -69,17 +73,34 @@ class SftpFaults:
     disconnected: int = field(default=0)
 
 
+def authorized_key_blobs(authorized_keys: str) -> set[str]:
+    """The base64 key blobs of an authorized_keys file: one key a line, optionally after
+    options, before a comment; blank lines and `#` lines ignored (sshd(8), "AUTHORIZED_KEYS
+    FILE FORMAT", https://man.openbsd.org/sshd#AUTHORIZED_KEYS_FILE_FORMAT)."""
+    blobs = set()
+    for line in authorized_keys.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        for key_type, blob in itertools.pairwise(fields):
+            if key_type.startswith(_KEY_TYPE_PREFIXES):
+                blobs.add(blob)
+                break
+    return blobs
+
+
 class _SshServer(paramiko.ServerInterface):
-    def __init__(self, authorized_keys: set[str]) -> None:
-        """`authorized_keys`: the base64 key blobs accepted, read at each login."""
-        self._authorized = authorized_keys
+    def __init__(self, authorized_keys_path: Path) -> None:
+        """`authorized_keys_path`: read at each login, as sshd reads `~/.ssh/authorized_keys`."""
+        self._authorized_keys_path = authorized_keys_path
         self.transport: paramiko.Transport | None = None
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if username == USERNAME and key.get_base64() in self._authorized:
+        authorized = authorized_key_blobs(self._authorized_keys_path.read_text())
+        if username == USERNAME and key.get_base64() in authorized:
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
 
@@ -281,8 +302,10 @@ class SftpEmulator:
         self.host_key = paramiko.RSAKey.generate(KEY_BITS)
         client_key = paramiko.RSAKey.generate(KEY_BITS)
         self._client_key_base64 = client_key.get_base64()
-        self.authorized_keys = {self._client_key_base64}
-        """The authorized_keys list (key blobs): `authorize` / `revoke` change it."""
+        self.authorized_keys_path = work_dir / "authorized_keys"
+        """The user's authorized_keys, read at each login: `authorize` / `revoke` edit it, and
+        so can a person playing the SFTP administrator (`portalctl emulators`)."""
+        self.authorized_keys_path.write_text(self.client_public_key_line() + "\n")
         self.private_key_path = work_dir / "sftp-client.key"
         client_key.write_private_key_file(str(self.private_key_path))
         self.private_key_path.chmod(0o600)
@@ -319,10 +342,15 @@ class SftpEmulator:
 
     def authorize(self, public_key_line: str) -> None:
         """Accept the key of an authorized_keys line (`ssh-ed25519 AAAA... comment`)."""
-        self.authorized_keys.add(public_key_line.split()[1])
+        with self.authorized_keys_path.open("a") as authorized_keys:
+            authorized_keys.write(public_key_line.strip() + "\n")
 
     def revoke(self, public_key_line: str) -> None:
-        self.authorized_keys.discard(public_key_line.split()[1])
+        """Remove every line of that key."""
+        [blob] = authorized_key_blobs(public_key_line)
+        lines = self.authorized_keys_path.read_text().splitlines()
+        kept = [line for line in lines if blob not in authorized_key_blobs(line)]
+        self.authorized_keys_path.write_text("".join(f"{line}\n" for line in kept))
 
     def client_public_key_line(self) -> str:
         """The authorized_keys line of the key written to `private_key_path`."""
@@ -392,7 +420,7 @@ class SftpEmulator:
 
     def reset(self) -> None:
         self.faults = SftpFaults()
-        self.authorized_keys = {self._client_key_base64}
+        self.authorized_keys_path.write_text(self.client_public_key_line() + "\n")
         self.write_known_hosts(self.host_key)
         self.uploads.clear()
         for directory in (self.root, self._upload_sources):
@@ -430,7 +458,7 @@ class SftpEmulator:
     def _start_session(self, connection: socket.socket) -> None:
         transport = paramiko.Transport(connection)
         transport.add_server_key(self.host_key)
-        server = _SshServer(self.authorized_keys)
+        server = _SshServer(self.authorized_keys_path)
         server.transport = transport
         transport.set_subsystem_handler("sftp", _SftpServer, _SftpInterface, self)
         self._transports = [known for known in self._transports if known.is_active()]
