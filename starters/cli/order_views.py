@@ -5,30 +5,25 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from contracts.provisioning import ActivationStatus
 from starters.bulk_retry import OrderRetry, RetryOutcome
 from starters.order_listing import OrderRow
 
-COLUMNS = (
-    "Order",
-    "Account",
-    "status",
-    "failed step",
-    "code",
-    "message",
-    "waiting since",
-    "runs",
-    "WHMCS order",
-)
-
 
 def print_orders(console: Console, rows: Sequence[OrderRow], *, now: datetime) -> None:
-    table = Table(*COLUMNS, box=None, header_style="bold")
+    """Ids and times never wrap (an operator copies them); the message wraps."""
+    table = Table(box=None, header_style="bold")
+    for name in ("Order", "Account", "status", "failed step", "code"):
+        table.add_column(name, no_wrap=True, min_width=18 if name[0].isupper() else None)
+    table.add_column("message", ratio=1, min_width=16)
+    for name in ("waiting since", "runs", "WHMCS order"):
+        table.add_column(name, no_wrap=True)
     for row in rows:
         table.add_row(
             row.order_id,
@@ -49,15 +44,16 @@ def orders_json(rows: Sequence[OrderRow]) -> str:
 
 
 def _status(row: OrderRow) -> str:
+    """A Failed order whose workflow has closed no longer waits for a retry: say so."""
     status = row.activation_status or "-"
-    return status if row.workflow_status == "running" else f"{status} ({row.workflow_status})"
+    if status == ActivationStatus.FAILED and row.workflow_status != "running":
+        return f"{status} (closed)"
+    return status
 
 
 def _waiting_since(row: OrderRow, now: datetime) -> str:
-    if row.waiting_since is None:
-        return "-"
-    since = row.waiting_since.astimezone(UTC)
-    return f"{since:%Y-%m-%d %H:%M:%S} UTC ({_age(now - row.waiting_since)} ago)"
+    """How long ago; the time itself is in --json."""
+    return "-" if row.waiting_since is None else f"{_age(now - row.waiting_since)} ago"
 
 
 def _age(elapsed: timedelta) -> str:
