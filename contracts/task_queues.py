@@ -1,5 +1,5 @@
-"""Task queue names. One queue per rate-limited vendor, so that a task-queue rate limit on
-the worker protects each vendor across all workers; workflows and cheap database work run
+"""Task queue names. One queue per vendor, so that a slow vendor ties up only its own
+queue's activity slots; workflows (with their local activities) and cheap database work run
 on the base queue."""
 
 from __future__ import annotations
