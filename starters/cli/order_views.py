@@ -62,7 +62,9 @@ def _age(elapsed: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     if days:
         return f"{days}d {hours}h"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else "<1m"
 
 
 def retry_progress(console: Console) -> Progress:
