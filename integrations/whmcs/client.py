@@ -199,7 +199,7 @@ class WhmcsClient:
         except IntegrationError as error:
             log.warning("whmcs call failed", action=action, code=error.code, **_elapsed(started))
             raise
-        log.info("whmcs call", action=action, result="success", **_elapsed(started))
+        log.debug("whmcs call", action=action, result="success", **_elapsed(started))
         return body
 
     async def _post(self, action: str, params: dict[str, str]) -> Json:
