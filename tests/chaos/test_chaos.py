@@ -1,4 +1,4 @@
-"""Chaos: orders through the real event path (emulator approve -> CometD -> bridge ->
+"""Chaos: orders through the real event path (emulator approve -> Pub/Sub API or CometD -> bridge ->
 ProvisionOrder -> WHMCS -> Salesforce) while the vendors fail ~10 % of their calls, the
 worker is SIGKILLed and restarted, the bridge is killed and restarted, and Redis restarts
 empty. At the end every order is where its fate says, WHMCS has exactly one order per
@@ -28,7 +28,12 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.provisioning import ProvisionPolicy
 from emulators.faults import Fault, FaultKind
 from emulators.salesforce import ORDER_PROVISION_CHANNEL
-from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
+from integrations.config import (
+    DatabaseSettings,
+    EventTransport,
+    PlatformEventSettings,
+    ReplayMode,
+)
 from integrations.replay_store import replay_key
 from starters.bridge.event_bridge import opened_bridge
 from starters.bridge.intake import IntakeOutcome
@@ -37,6 +42,7 @@ from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import PortalProcess, portal_processes
 from starters.demo.redis_server import RedisServer, running_redis_server
 from tests.support.polling import wait_until
+from tests.support.replay_ids import event_number, stored_event_number
 from workers.dependencies import Integrations
 
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "50"))
@@ -98,11 +104,17 @@ def process_environment(
     vendors: LocalVendors,
     database: DatabaseSettings,
     redis: RedisServer,
+    transport: EventTransport,
 ) -> dict[str, str]:
     return {
         **vendors.environment(),
+        "SF_EVENTS_TRANSPORT": transport.value,
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": task_queue,
+        # A Worker Deployment of this run's own, one build for every worker (re)start: a
+        # commit to the checkout meanwhile must not make the restarted worker another build.
+        "TEMPORAL_DEPLOYMENT_NAME": f"chaos-{task_queue}",
+        "TEMPORAL_WORKER_BUILD_ID": "chaos",
         "DATABASE_URL": database.url,
         "REDIS_URL": redis.url,
         "SF_TIMEOUT": str(CLIENT_TIMEOUT_MS),
@@ -207,7 +219,12 @@ def vendor_calls(vendors: LocalVendors) -> Counter[str]:
 
 
 def handed_over_replay_ids(log_path: Path) -> set[int]:
-    return {entry["replay_id"] for entry in _json_lines(log_path) if entry["event"] in HANDED_OVER}
+    """The emulator's numbers of the events the bridge's log says it handed over."""
+    return {
+        event_number(entry["replay_id"])
+        for entry in _json_lines(log_path)
+        if entry["event"] in HANDED_OVER
+    }
 
 
 def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -219,10 +236,16 @@ def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 async def replay_all_retained(
-    dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, database: DatabaseSettings
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    database: DatabaseSettings,
+    transport: EventTransport,
 ) -> Counter[IntakeOutcome]:
     """`portalctl order backfill`'s path: every retained event (-2), nothing stored."""
-    events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
+    events = PlatformEventSettings(
+        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=transport
+    )
     async with opened_bridge(
         dev_env.client,
         task_queue=task_queue,
@@ -240,6 +263,7 @@ async def workflow_count(dev_env: WorkflowEnvironment, task_queue: str) -> int:
     return (await dev_env.client.count_workflows(f"TaskQueue = '{task_queue}'")).count
 
 
+@pytest.mark.parametrize("transport", list(EventTransport))
 async def test_nothing_is_lost_or_doubled_under_chaos(
     dev_env: WorkflowEnvironment,
     task_queue: str,
@@ -247,8 +271,10 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
     integrations: Integrations,
     database: DatabaseSettings,
     tmp_path: Path,
+    transport: EventTransport,
 ) -> None:
     vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
+    vendors.salesforce.set_pubsub_keepalive(CONNECT_HOLD_SECONDS)
     vendors.salesforce.set_api_limit(100 * ORDERS)  # the org's daily allowance is not on trial
     factory = OrderFactory(vendors.salesforce, vendors.whmcs, integrations.id_mappings)
     orders = await factory.create_many(
@@ -257,7 +283,7 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
     orders.reverse()  # the payment-missing ones come last, after the disruptions
     observed = Observations()
     with running_redis_server(tmp_path) as redis:
-        environment = process_environment(dev_env, task_queue, vendors, database, redis)
+        environment = process_environment(dev_env, task_queue, vendors, database, redis, transport)
         with portal_processes(environment, tmp_path) as (worker, bridge):
             assert bridge is not None
             inject_faults(vendors)
@@ -276,7 +302,8 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
                 key = replay_key(ORDER_PROVISION_CHANNEL)
 
                 async def stored_is_last() -> bool:
-                    return await store.get(key) == str(last_replay_id)
+                    stored = await store.get(key)
+                    return stored is not None and stored_event_number(stored) == last_replay_id
 
                 await wait_until(stored_is_last, f"{key} is {last_replay_id}")
             bridge.stop()
@@ -286,7 +313,10 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
     published = {event["data"]["event"]["replayId"] for event in vendors.salesforce.list_events()}
     whmcs_before = whmcs_orders_per_sf_order(vendors)
     workflows_before = await workflow_count(dev_env, task_queue)
-    replays = [await replay_all_retained(dev_env, task_queue, vendors, database) for _ in range(2)]
+    replays = [
+        await replay_all_retained(dev_env, task_queue, vendors, database, transport)
+        for _ in range(2)
+    ]
     whmcs_after = whmcs_orders_per_sf_order(vendors)
 
     payment_missing = {order.order_id for order in orders if not order.has_payment_method}
@@ -325,7 +355,7 @@ async def test_nothing_is_lost_or_doubled_under_chaos(
         "replay ALL x2: new workflows": await workflow_count(dev_env, task_queue)
         - workflows_before,
     }
-    print("\nchaos run")
+    print(f"\nchaos run ({transport.value})")
     for label, value in rows.items():
         print(f"  {label:<52} {value}")
 
