@@ -8,12 +8,15 @@ per 100 orders of every process; worker log lines per order; API calls per order
 the emulators; the worker's resident memory idle and under load; and the same vendor calls made
 directly from one asyncio loop without Temporal (the no-durability limit).
 
-With `--baseline REF`, the worker and the bridge of every other run come from a `git worktree`
-of REF instead of this checkout (the same harness, emulators and driver): `--pairs` alternating
-before/after pairs, then each figure's median after/before ratio.
+The bridge subscribes through `--transport` (`pubsub`, the default, or `cometd`). With
+`--baseline REF`, the worker and the bridge of every other run come from a `git worktree` of REF
+instead of this checkout (the same harness, emulators and driver): `--pairs` alternating
+before/after pairs, then each figure's median after/before ratio. `--compare-transports` does
+the same with the bridge on CometD (before) and on the Pub/Sub API (after).
 
     .venv/bin/python -m bench.provisioning [--orders 1000] [--rate 20] [--seconds 30]
     .venv/bin/python -m bench.provisioning --baseline e6b3be1 --pairs 3 --orders 600 --rate 5
+    .venv/bin/python -m bench.provisioning --compare-transports --pairs 3 --orders 300 --rate 10
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from contracts.provisioning import (
     OrderRef,
     services_by_item,
 )
-from integrations.config import LoggingSettings
+from integrations.config import EventTransport, LoggingSettings
 from integrations.logging import configure_logging
 from starters.demo.bulk_orders import BulkOrder
 from workers.dependencies import Integrations, WorkerSettings, open_integrations
@@ -112,11 +115,11 @@ class Figures:
 
 async def main(args: argparse.Namespace) -> None:
     configure_logging(LoggingSettings(level="WARNING"))
-    if args.baseline:
+    if args.baseline or args.compare_transports:
         await _compare(args)
         return
     with tempfile.TemporaryDirectory() as work:
-        async with running_stack(Path(work)) as stack:
+        async with running_stack(Path(work), extra_environment=_bridge_transport(args)) as stack:
             figures = await _measure(stack, args)
             direct_seconds, direct_calls = await _direct(stack, args.orders)
     print(f"conditions: {machine_conditions()}, dev server,")
@@ -139,15 +142,16 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def _compare(args: argparse.Namespace) -> None:
-    """Alternating before (REF) / after (this checkout) pairs, and the median ratios."""
+    """Alternating before / after pairs, and the median ratios: REF / this checkout, or the
+    bridge on CometD / on the Pub/Sub API."""
     pairs: list[tuple[Figures, Figures]] = []
-    with _worktree(args.baseline) as baseline:
+    with _before_and_after(args) as (before_run, after_run, labels):
         for _ in range(args.pairs):
-            before = await _measure_tree(args, baseline)
-            after = await _measure_tree(args, PROJECT_ROOT)
+            before = await _measure_tree(*before_run)
+            after = await _measure_tree(*after_run)
             pairs.append((before, after))
             print(f"pair {len(pairs)} done: {machine_conditions()}", flush=True)
-    print(f"before = {args.baseline}, after = this checkout; {args.orders} orders at saturation,")
+    print(f"{labels}; {args.orders} orders at saturation,")
     print(f"latency at {args.rate} orders/s for {args.seconds} s; {machine_conditions()}")
     names = list(pairs[0][0].headline())
     print(f"{'figure':<40} " + " ".join(f"{'pair ' + str(i + 1):>17}" for i in range(len(pairs))))
@@ -158,10 +162,31 @@ async def _compare(args: argparse.Namespace) -> None:
         print(f"{name:<40} " + " ".join(f"{cell:>17}" for cell in cells) + f"  {median}")
 
 
+_Run = tuple[argparse.Namespace, Path]
+
+
+@contextmanager
+def _before_and_after(args: argparse.Namespace) -> Iterator[tuple[_Run, _Run, str]]:
+    if args.compare_transports:
+        cometd = argparse.Namespace(**{**vars(args), "transport": EventTransport.COMETD.value})
+        pubsub = argparse.Namespace(**{**vars(args), "transport": EventTransport.PUBSUB.value})
+        labels = "before = the bridge on CometD, after = on the Pub/Sub API"
+        yield (cometd, PROJECT_ROOT), (pubsub, PROJECT_ROOT), labels
+        return
+    with _worktree(args.baseline) as baseline:
+        labels = f"before = {args.baseline}, after = this checkout"
+        yield (args, baseline), (args, PROJECT_ROOT), labels
+
+
+def _bridge_transport(args: argparse.Namespace) -> dict[str, str]:
+    return {"SF_EVENTS_TRANSPORT": args.transport}
+
+
 async def _measure_tree(args: argparse.Namespace, tree: Path) -> Figures:
+    transport = _bridge_transport(args)
     with tempfile.TemporaryDirectory() as work:
-        async with running_stack(Path(work), source_tree=tree) as stack:
-            return await _measure(stack, args)
+        async with running_stack(Path(work), source_tree=tree, extra_environment=transport) as run:
+            return await _measure(run, args)
 
 
 async def _measure(stack: Stack, args: argparse.Namespace) -> Figures:
@@ -397,4 +422,15 @@ if __name__ == "__main__":
     )
     parser.add_argument("--baseline", help="git ref whose worker and bridge to compare with")
     parser.add_argument("--pairs", type=int, default=3, help="before/after pairs (--baseline)")
+    parser.add_argument(
+        "--transport",
+        choices=[transport.value for transport in EventTransport],
+        default=EventTransport.PUBSUB.value,
+        help="the bridge's SF_EVENTS_TRANSPORT",
+    )
+    parser.add_argument(
+        "--compare-transports",
+        action="store_true",
+        help="before/after pairs of the bridge on CometD and on the Pub/Sub API",
+    )
     asyncio.run(main(parser.parse_args()))

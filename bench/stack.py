@@ -57,13 +57,14 @@ class Stack:
 @contextmanager
 def running_emulators(work_dir: Path) -> Iterator[Emulators]:
     """`portalctl emulators` in a child process; its printed settings reach it."""
-    ports = [str(free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(4)]
     process = subprocess.Popen(
         [
             str(PORTALCTL),
             "emulators",
             *("--salesforce-port", ports[0], "--whmcs-port", ports[1]),
-            *("--freebit-port", ports[2], "--work-dir", str(work_dir)),
+            *("--freebit-port", ports[2], "--salesforce-pubsub-port", ports[3]),
+            *("--work-dir", str(work_dir)),
         ],
         stdout=subprocess.PIPE,
         text=True,
