@@ -129,17 +129,18 @@ def retry(
     """Manual retry of a Failed order: resumes at the failed step. With --failed, of every
     Failed order that matches, paced, one answer per order; a rerun after an interruption
     continues the same batch and retries no order twice."""
-    bulk = failed or any(value for value in (code, step, since, accounts))
-    if (order_id is None) is not bulk or (bulk and not failed):
-        raise fail("Give an ORDER_ID, or --failed with any filters", exit_code=2)
     if order_id is not None:
+        if failed or any((code, step, since, accounts)):
+            raise fail("Give an ORDER_ID or --failed with filters, not both", exit_code=2)
         typer.echo(run(_retry_one(order_id, reason)))
         return
+    if not failed:
+        raise fail("Give an ORDER_ID, or --failed (with any filters)", exit_code=2)
     order_filter = _order_filter(True, code, step, since, accounts, running_only=True)
+    per_second = _parse_rate(rate)
     if dry_run:
         _show_orders(order_filter, limit=None, as_json=False)
         return
-    per_second = _parse_rate(rate)
     answers = run(_retry_failed(order_filter, per_second, reason or "portalctl order retry"))
     typer.echo(outcome_counts(answers))
     if any(answer.outcome is RetryOutcome.ERROR for answer in answers):
