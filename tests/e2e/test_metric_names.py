@@ -29,7 +29,6 @@ from workflows.health_check import HealthCheck
 
 pytestmark = pytest.mark.e2e
 
-SUBSCRIBED = "platform event subscription started"
 CHECKED = (
     Integration.SALESFORCE,
     Integration.WHMCS,
@@ -53,6 +52,14 @@ def exported_samples(exposition: str) -> set[tuple[str, tuple[tuple[str, str], .
         (sample.name, tuple(sorted(sample.labels.items())))
         for family in text_string_to_metric_families(exposition)
         for sample in family.samples
+    }
+
+
+def bucket_bounds(exposition: str, name: str) -> set[float]:
+    return {
+        float(labels["le"])
+        for sample_name, label_items in exported_samples(exposition)
+        if sample_name == name and (labels := dict(label_items))["le"] != "+Inf"
     }
 
 
@@ -90,6 +97,7 @@ async def test_every_queried_metric_is_exported_with_its_labels(
         vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
     )
     vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.HTTP_503))
+    vendors.salesforce.approve_order(order.order_id)  # the bridge replays it (ALL, no replay id)
     with running_redis_server(tmp_path) as redis_server:
         environment = {
             **vendors.environment(),
@@ -98,20 +106,13 @@ async def test_every_queried_metric_is_exported_with_its_labels(
             "TEMPORAL_DEPLOYMENT_NAME": f"test-{task_queue}",
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_server.url,
-            "SF_EVENTS_REPLAY": "LATEST",
+            "SF_EVENTS_REPLAY": "ALL",
             "WORKER_HTTP_PORT": str(worker_port),
             "BRIDGE_HTTP_PORT": str(bridge_port),
             "OPS_HTTP_HOST": "127.0.0.1",
             "PATH": os.environ["PATH"],
         }
-        with portal_processes(environment, tmp_path) as (_, bridge_process):
-            assert bridge_process is not None
-
-            def subscribed() -> bool:
-                return SUBSCRIBED in bridge_process.log_path.read_text(errors="replace")
-
-            await wait_until(subscribed, "the bridge has subscribed")
-            vendors.salesforce.approve_order(order.order_id)
+        with portal_processes(environment, tmp_path):
 
             async def activated() -> bool:
                 record = vendors.salesforce.get_record("Order", order.order_id)
@@ -135,5 +136,14 @@ async def test_every_queried_metric_is_exported_with_its_labels(
             available[name] |= labels
     assert missing(queried, available) == {}
     # The per-system thresholds hold only if a vendor's calls carry its name, wherever they run.
+    # The rules compare in seconds: the SDK's histograms are in seconds (sub-second buckets),
+    # and the thresholds (2, 5 s; 5 s lag) are bucket bounds of the service's own.
+    for sdk in ("workflow_task", "activity"):
+        histogram = f"temporal_{sdk}_schedule_to_start_latency_bucket"
+        assert {0.1, 0.5, 1.0} <= bucket_bounds(worker.text, histogram)
+    assert {2.0, 3.0, 5.0, 10.0} <= bucket_bounds(
+        worker.text, "portal_integration_request_seconds_bucket"
+    )
+    assert 5.0 in bucket_bounds(bridge.text, "portal_platform_event_lag_seconds_bucket")
     whmcs_503 = (("code", "503"), ("integration", "whmcs"))
     assert ("portal_integration_errors_total", whmcs_503) in exported_samples(worker.text)
