@@ -104,12 +104,12 @@ def bridge() -> None:
 
 
 try:
-    from starters.demo.commands import demo, emulators
+    from starters.demo.commands import demo, emulators_app
 except ModuleNotFoundError as missing:
     if missing.name != "starters.demo":  # the demo is there, something it needs is not
         raise
 else:  # a source checkout: the production wheel has no demo stack
-    app.command()(emulators)
+    app.add_typer(emulators_app, name="emulators")
     app.command()(demo)
 
 

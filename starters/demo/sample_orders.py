@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from contracts.provisioning import ActivationStatus
-from emulators.whmcs import NewClient
+from emulators.salesforce import SalesforceEmulatorControl
+from emulators.whmcs import NewClient, WhmcsEmulatorControl
 from integrations.id_mappings import IdMapping, IdMappings
-from starters.demo.local_vendors import LocalVendors
+
+
+class VendorControls(Protocol):
+    """The emulators' control APIs a sample order is made with (`LocalVendors`, or those of
+    standalone emulators)."""
+
+    @property
+    def salesforce(self) -> SalesforceEmulatorControl: ...
+
+    @property
+    def whmcs(self) -> WhmcsEmulatorControl: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class SampleOrder:
 
 
 async def create_sample_order(
-    vendors: LocalVendors, id_mappings: IdMappings, spec: SampleOrderSpec = SampleOrderSpec()
+    vendors: VendorControls, id_mappings: IdMappings, spec: SampleOrderSpec = SampleOrderSpec()
 ) -> SampleOrder:
     account = vendors.salesforce.create_record("Account", {"Name": "Sample Customer KK"})
     client = vendors.whmcs.create_client(NewClient(companyname="Sample Customer KK"))
@@ -79,7 +91,7 @@ async def create_sample_order(
     )
 
 
-def _product2_id(vendors: LocalVendors, product: SampleProduct) -> str:
+def _product2_id(vendors: VendorControls, product: SampleProduct) -> str:
     whmcs_id = vendors.whmcs.add_product(product.name).id if product.in_whmcs else None
     record = vendors.salesforce.create_record(
         "Product2",

@@ -129,7 +129,8 @@ async def follow_sim_sample(account: str, client: Client, console: Console) -> N
     for finished in overview.history:
         console.print(f"  SIM {account}: {finished.operation.describe()} {finished.status}")
     for queued in overview.queue:
+        runs_at = max(queued.not_before, overview.next_allowed_at or queued.not_before)
         console.print(
             f"  SIM {account}: {queued.operation.describe()} queued; Freebit's gap lets it run "
-            f"at {max(queued.not_before, overview.next_allowed_at or queued.not_before):%H:%M:%S} UTC"
+            f"at {runs_at:%H:%M:%S} UTC"
         )
