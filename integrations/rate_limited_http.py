@@ -32,14 +32,10 @@ class RateLimitedAdapter(HTTPAdapter):
     """A requests adapter (the transport of a `requests.Session`) that sends each request once
     it has its turn."""
 
-    def __init__(self, rate_limit: VendorRateLimit) -> None:
-        super().__init__()
+    def __init__(self, rate_limit: VendorRateLimit, **adapter_options: Any) -> None:
+        super().__init__(**adapter_options)
         self._rate_limit = rate_limit
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         self._rate_limit.take_turn()
         return super().send(request, *args, **kwargs)
-
-    def mount_on(self, session: requests.Session) -> None:
-        for prefix in ("https://", "http://"):
-            session.mount(prefix, self)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import requests
 import structlog
+from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
@@ -37,6 +38,9 @@ ORDER_WITH_ITEMS_QUERY = (
     "Product2.Billing_Cycle__c, WHMCS_Service_ID__c FROM OrderItems) "
     "FROM Order WHERE Id = {order_id}"
 )
+KEPT_CONNECTIONS = 32
+"""Open connections kept for reuse: one per worker thread that may call Salesforce at once
+(requests keeps 10 by default, and closes the others after each call: a TLS handshake each)."""
 _ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
 TRANSIENT_ERROR_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 """Record errors worth retrying within the activity retry policy (seconds apart).
@@ -77,16 +81,21 @@ class ApiUsage(NamedTuple):
 
 
 class _SalesforceSession(requests.Session):
-    """Gives every request a timeout (simple-salesforce has no such option) and the CA bundle.
+    """Gives every request a timeout (simple-salesforce has no such option) and the CA bundle,
+    and keeps a connection for each thread that may call at once.
 
     The CA bundle goes on each request because requests lets `REQUESTS_CA_BUNDLE` override a
     session-level `verify`.
     """
 
-    def __init__(self, timeout_seconds: float, ca_bundle: Path | None) -> None:
+    def __init__(
+        self, timeout_seconds: float, ca_bundle: Path | None, adapter: HTTPAdapter
+    ) -> None:
         super().__init__()
         self._timeout_seconds = timeout_seconds
         self._ca_bundle = ca_bundle
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, adapter)
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout_seconds)
@@ -110,9 +119,12 @@ class SalesforceClient:
         login held back behind REST calls would hold up every thread waiting for the token."""
         self._settings = settings
         self._auth = SalesforceAuth(settings, private_key=private_key)
-        self._http = _SalesforceSession(settings.timeout / 1000, settings.ca_bundle)
-        if rate_limit is not None:
-            RateLimitedAdapter(rate_limit).mount_on(self._http)
+        adapter = (
+            HTTPAdapter(pool_maxsize=KEPT_CONNECTIONS)
+            if rate_limit is None
+            else RateLimitedAdapter(rate_limit, pool_maxsize=KEPT_CONNECTIONS)
+        )
+        self._http = _SalesforceSession(settings.timeout / 1000, settings.ca_bundle, adapter)
         self._lock = threading.Lock()
         self._connection: Salesforce | None = None
         self._api_usage: ApiUsage | None = None
