@@ -94,7 +94,7 @@ def running_emulators(
 
 def _lines_until_ready(process: subprocess.Popen[str]) -> list[str]:
     assert process.stdout is not None
-    lines = []
+    lines: list[str] = []
     while not lines or not lines[-1].startswith(READY_LINE):
         line = process.stdout.readline()
         if not line:

@@ -40,9 +40,10 @@ def parse(args: Sequence[str]) -> None:
     command = typer.main.get_command(app)
     context = command.make_context("portalctl", list(args))
     while isinstance(command, TyperGroup):
-        name, subcommand, rest = command.resolve_command(
-            context, [*context._protected_args, *context.args]
-        )
+        remaining = [*context._protected_args, *context.args]
+        if not remaining and command.invoke_without_command:
+            return  # a group that runs by itself (`portalctl emulators`)
+        name, subcommand, rest = command.resolve_command(context, remaining)
         assert name is not None
         assert subcommand is not None
         command, context = subcommand, subcommand.make_context(name, rest, parent=context)
