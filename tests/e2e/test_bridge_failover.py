@@ -70,7 +70,7 @@ class ReplayIdWrites:
 
     def _follow(self) -> None:
         try:
-            with self._client.monitor() as monitor:
+            with self._client.monitor() as monitor:  # type: ignore[no-untyped-call]
                 self._ready.set()
                 for command in monitor.listen():
                     words = command["command"].split()
