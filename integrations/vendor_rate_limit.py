@@ -4,7 +4,7 @@ pyrate-limiter's GCRA with its `RedisStateStore`: one small hash per vendor
 (`rate-limit:<vendor>`), read and advanced by one Lua script, so concurrent callers on any
 host never admit more than the rate together. The bucket holds one second's worth of calls
 (at least one): after a quiet second that many go at once, then one every 1/rate seconds.
-Every request a vendor client sends takes a turn first (its HTTP transport, `transports`).
+Every request a vendor client sends takes a turn first (`integrations.rate_limited_http`).
 
 A call waits for its turn at most `max_wait` (the client's own timeout), then fails as
 transient (ERATELIMIT): nothing was sent, so retrying it is safe.

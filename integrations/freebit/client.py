@@ -5,6 +5,8 @@ Every failure becomes an `IntegrationError` whose `code` an operator can act on:
   connection broke). Ambiguous: Freebit may have applied it, the caller decides whether
   sending it again is safe.
 - ECONNECTION: no connection, nothing was sent. 429, 5xx, EBADRESPONSE: transient.
+- ERATELIMIT (transient): no turn under FREEBIT_RATE_LIMIT_PER_SECOND within the timeout;
+  nothing was sent.
 - LOCKED (`AccountLockedError`, transient): one of FREEBIT_ACCOUNT_LOCKED_CODES, the account
   is locked or inside its operation gap; nothing was applied.
 - AUTH (`AuthenticationError`): the OEM credentials were refused.

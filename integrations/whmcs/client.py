@@ -1,7 +1,9 @@
 """Async client for the WHMCS API (`POST api.php`, form-encoded, JSON answers).
 
 Every failure becomes an `IntegrationError` whose `code` an operator can act on:
-ETIMEOUT, ECONNECTION, EBADRESPONSE, 429, 5xx (transient); AUTH, WHMCS (business).
+ETIMEOUT, ECONNECTION, EBADRESPONSE, 429, 5xx, ERATELIMIT (no turn under
+WHMCS_RATE_LIMIT_PER_SECOND within the timeout: nothing sent) (transient); AUTH, WHMCS
+(business).
 
 WHMCS checks access in three steps, each refusal an HTTP 403 with a message of its own (the
 pages name the checks, not the texts; emulators/whmcs/access.py shows where the texts come
