@@ -16,7 +16,7 @@ from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from workers.dependencies import Integrations
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOW_RUNNER, WORKFLOWS
 
 QueueActivities = dict[str, list[Callable[..., Any]]]
 """`TaskQueues` field name -> the activities its worker registers."""
@@ -38,6 +38,7 @@ def options_by_queue(integrations: Integrations, threads: ThreadPoolExecutor) ->
     return {
         "portal": {
             "workflows": WORKFLOWS,
+            "workflow_runner": WORKFLOW_RUNNER,
             "activity_executor": threads,
         },
         "salesforce": {
