@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from integrations.config import DatabaseSettings, load
-from integrations.database import open_pool
 from integrations.id_mapping_changes import (
     Actor,
     IdMappingChanges,
@@ -21,7 +19,7 @@ from integrations.id_mapping_changes import (
     MappingRow,
 )
 from integrations.salesforce.record_ids import account_id
-from starters.cli.support import fail, run
+from starters.cli.support import database_pool, fail, run
 
 ResultT = TypeVar("ResultT")
 
@@ -103,13 +101,11 @@ def remove(account: AccountOption, reason: ReasonOption = None) -> None:
 
 def _with_changes(action: Callable[[IdMappingChanges], Awaitable[ResultT]]) -> ResultT:
     async def with_pool() -> ResultT:
-        pool = await open_pool(load(DatabaseSettings))
-        try:
-            return await action(IdMappingChanges(pool))
-        except MappingConflictError as conflict:
-            raise fail(str(conflict)) from None
-        finally:
-            await pool.close()
+        async with database_pool() as pool:
+            try:
+                return await action(IdMappingChanges(pool))
+            except MappingConflictError as conflict:
+                raise fail(str(conflict)) from None
 
     return run(with_pool())
 

@@ -15,8 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.durations import parse_duration
 from contracts.provisioning import ProvisionStatus, RetryRequest, provision_workflow_id
-from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode, load
-from integrations.database import open_pool
+from integrations.config import PlatformEventSettings, ReplayMode, load
 from integrations.order_retry_batches import OrderRetryBatches, RetryBatch
 from integrations.whmcs.order_journal import WhmcsOrderJournal
 from starters.bridge.intake import IntakeOutcome
@@ -28,7 +27,13 @@ from starters.cli.order_views import (
     print_orders,
     retry_progress,
 )
-from starters.cli.support import configured_bridge, fail, run, temporal_client
+from starters.cli.support import (
+    configured_bridge,
+    database_pool,
+    fail,
+    run,
+    temporal_client,
+)
 from starters.order_listing import InvalidFilterError, OrderFilter, OrderRow, list_orders
 from starters.provisioning import InvalidOrderIdError, request_provisioning
 from workflows.provision_order import ProvisionOrder
@@ -165,8 +170,7 @@ async def _retry_failed(
     order_filter: OrderFilter, per_second: float, reason: str
 ) -> list[OrderRetry]:
     client, _ = await temporal_client()
-    pool = await open_pool(load(DatabaseSettings))
-    try:
+    async with database_pool() as pool:
         batches = OrderRetryBatches(pool)
         batch = await batches.open(order_filter.selection(), resume_within=RESUME_BATCH_WITHIN)
         _announce(batch)
@@ -179,8 +183,6 @@ async def _retry_failed(
         if not any(answer.outcome is RetryOutcome.ERROR for answer in answers):
             await batches.finish(batch)
         return answers
-    finally:
-        await pool.close()
 
 
 def _announce(batch: RetryBatch) -> None:
@@ -307,14 +309,11 @@ def resolve(
         raise fail("Give exactly one of --whmcs-order N and --no-whmcs-order", exit_code=2)
 
     async def settle() -> bool:
-        pool = await open_pool(load(DatabaseSettings))
-        try:
+        async with database_pool() as pool:
             journal = WhmcsOrderJournal(pool)
             if whmcs_order is not None:
                 return await journal.done(order_id, whmcs_order)
             return await journal.not_applied(order_id)
-        finally:
-            await pool.close()
 
     if not run(settle()):
         raise fail(f"No AddOrder of order {order_id} was sent: there is nothing to resolve")

@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import typer
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.errors import UndefinedTable
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from temporalio.client import Client
 
 from contracts.rotation import CredentialKind
@@ -23,6 +26,7 @@ from integrations.config import (
     TemporalSettings,
     load,
 )
+from integrations.database import open_pool
 from integrations.leader_lease import Fence
 from integrations.logging import configure_logging
 from integrations.salesforce.streaming import PlatformEvent
@@ -69,6 +73,33 @@ async def temporal_client(
     except RuntimeError as error:
         address = client_config()["target_host"]
         raise fail(f"cannot reach Temporal at {address} (TEMPORAL_ADDRESS): {error}") from None
+
+
+@asynccontextmanager
+async def database_pool() -> AsyncIterator[AsyncConnectionPool]:
+    """PostgreSQL for one command; unreachable, or without this release's tables (a worker of
+    this release applies the migrations as it starts), it is one line, not a traceback."""
+    settings = load(DatabaseSettings)
+    where = _database_location(settings.url)
+    try:
+        pool = await open_pool(settings)
+    except PoolTimeout:
+        raise fail(f"cannot reach PostgreSQL at {where} (DATABASE_URL)") from None
+    try:
+        yield pool
+    except UndefinedTable as error:
+        raise fail(
+            f"{error.diag.message_primary} in {where}: start a worker of this release first"
+            " (it applies the database migrations)"
+        ) from None
+    finally:
+        await pool.close()
+
+
+def _database_location(url: str) -> str:
+    """Host, port and database of DATABASE_URL, never its password."""
+    parts = conninfo_to_dict(url)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
 @asynccontextmanager

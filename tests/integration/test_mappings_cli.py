@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 
 from integrations.config import DatabaseSettings
+from starters.demo.local_services import fresh_database
+from tests.conftest import DATABASE_ADMIN_URL
 from tests.support.cli import invoke
 
 ACCOUNT_15 = "001550V000WOQZi"
@@ -161,3 +164,14 @@ async def test_list_filters_by_account_and_client(environment: dict[str, str]) -
     assert ACCOUNT_18 in by_account.stdout
     assert OTHER_ACCOUNT not in by_account.stdout
     assert [row["sf_account_id"] for row in json.loads(by_client.stdout)] == [OTHER_ACCOUNT]
+
+
+async def test_a_database_without_the_migrations_is_one_line() -> None:
+    async with fresh_database(DATABASE_ADMIN_URL, f"portal_test_{uuid.uuid4().hex[:12]}") as url:
+        outcome = await invoke(["mappings", "list"], {"DATABASE_URL": url})
+
+    assert outcome.exit_code == 1
+    assert outcome.output.strip().endswith(
+        "start a worker of this release first (it applies the database migrations)"
+    )
+    assert "Traceback" not in outcome.output
