@@ -26,6 +26,7 @@ from starters.cli.health import health
 from starters.cli.mappings import mappings_app
 from starters.cli.order import order_app
 from starters.cli.preflight import preflight
+from starters.cli.queues import queues
 from starters.cli.records import records_app
 from starters.cli.rotate import rotate_app
 from starters.cli.schedules import schedules_app
@@ -53,6 +54,7 @@ app.add_typer(events_app, name="events")
 app.command("codec-server")(codec_server)
 app.command("health")(health)
 app.command("preflight")(preflight)
+app.command("queues")(queues)
 
 
 @app.command()

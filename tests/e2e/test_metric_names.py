@@ -5,6 +5,7 @@ five scheduled health checks run once, then both `/metrics` are scraped."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -107,6 +108,7 @@ async def test_every_queried_metric_is_exported_with_its_labels(
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_server.url,
             "SF_EVENTS_REPLAY": "ALL",
+            "PROVISION_RETRY_INITIAL_INTERVAL": "200ms",
             "WORKER_HTTP_PORT": str(worker_port),
             "BRIDGE_HTTP_PORT": str(bridge_port),
             "OPS_HTTP_HOST": "127.0.0.1",
@@ -119,13 +121,17 @@ async def test_every_queried_metric_is_exported_with_its_labels(
                 return bool(record["Activation_Status__c"] == "Activated")
 
             await wait_until(activated, "the order is Activated")
-            for integration in CHECKED:
-                await dev_env.client.execute_workflow(
-                    HealthCheck.run,
-                    HealthCheckInput(integration=integration),
-                    id=f"metric-names-{task_queue}-{integration.value}",
-                    task_queue=task_queue,
+            await asyncio.gather(
+                *(
+                    dev_env.client.execute_workflow(
+                        HealthCheck.run,
+                        HealthCheckInput(integration=integration),
+                        id=f"metric-names-{task_queue}-{integration.value}",
+                        task_queue=task_queue,
+                    )
+                    for integration in CHECKED
                 )
+            )
             async with httpx.AsyncClient() as http:
                 worker = await http.get(f"http://127.0.0.1:{worker_port}/metrics")
                 bridge = await http.get(f"http://127.0.0.1:{bridge_port}/metrics")
