@@ -15,6 +15,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.error_mapping import IntegrationErrorInterceptor
 from activities.metrics import ActivityMetricsInterceptor
 from contracts.task_queues import TaskQueues
+from integrations.task_queue_backlog import backlog_gauges
 from workers.dependencies import Integrations
 from workers.deployment import become_current_if_first
 from workers.queues import ACTIVITY_THREADS, activities_by_queue, options_by_queue
@@ -66,6 +67,9 @@ async def run_until_cancelled(
     integrations: Integrations,
     deployment: WorkerDeploymentConfig | None = None,
 ) -> None:
-    async with running_workers(client, task_queue, integrations, deployment):
+    async with (
+        running_workers(client, task_queue, integrations, deployment),
+        backlog_gauges(client, task_queue),
+    ):
         log.info("Worker started", task_queue=task_queue, namespace=client.namespace)
         await asyncio.Event().wait()
