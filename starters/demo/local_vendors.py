@@ -36,6 +36,7 @@ from integrations.config import (
     RedisSettings,
     SalesforceSettings,
     SecretsSettings,
+    SftpSettings,
     WhmcsSettings,
 )
 from integrations.connections import IntegrationSettings
@@ -61,7 +62,7 @@ class LocalVendors:
     """The secret store's master key, kept in the work directory."""
 
     def integration_settings(
-        self, database: DatabaseSettings, redis: RedisSettings
+        self, database: DatabaseSettings, redis: RedisSettings, sftp: SftpSettings | None = None
     ) -> IntegrationSettings:
         return IntegrationSettings(
             salesforce=self.salesforce_settings,
@@ -70,6 +71,7 @@ class LocalVendors:
             database=database,
             redis=redis,
             secrets=self.secrets_settings,
+            sftp=sftp,
         )
 
     def worker_settings(
@@ -77,16 +79,17 @@ class LocalVendors:
         database: DatabaseSettings,
         redis: RedisSettings,
         provisioning: ProvisionPolicy | None = None,
+        sftp: SftpSettings | None = None,
     ) -> WorkerSettings:
-        """The worker's settings: these emulators, the default policies (the SIM plan codes:
-        the ones the Freebit emulator knows)."""
+        """The worker's settings: these emulators (and an SFTP host, if given), the default
+        policies (the SIM plan codes: the ones the Freebit emulator knows)."""
         policies = PolicyActivities(
             provisioning=provisioning or ProvisionPolicy(),
             sim_account=SimAccountPolicy(plan_codes=list(DEFAULT_PLAN_CODES)),
             records=RecordsPolicy(),
             rotation=RotationPolicy(),
         )
-        return WorkerSettings(self.integration_settings(database, redis), policies)
+        return WorkerSettings(self.integration_settings(database, redis, sftp), policies)
 
     def environment(self) -> dict[str, str]:
         """The settings that point the production clients at these emulators."""

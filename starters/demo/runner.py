@@ -27,6 +27,7 @@ from integrations.config import (
     PlatformEventSettings,
     RedisSettings,
     ReplayMode,
+    SftpSettings,
     WorkerDeploymentSettings,
     load,
 )
@@ -39,6 +40,7 @@ from starters.demo.local_services import (
     redis_url,
     start_dev_server,
 )
+from starters.demo.local_sftp import running_sftp_emulator
 from starters.demo.local_vendors import LocalVendors, running_vendor_emulators
 from starters.demo.scenario import (
     OrderSample,
@@ -59,6 +61,7 @@ SCENARIO_TIMEOUT_SECONDS = 180
 CONNECT_HOLD_SECONDS = 5
 """Salesforce holds a CometD connect up to 110 s; the demo's emulator answers sooner."""
 DEMO_POLICY = ProvisionPolicy(max_attempts=2)
+DEMO_RECORDS_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,14 @@ async def run_demo(work_dir: Path, *, once: bool, console: Console) -> bool:
         redis = services.enter_context(redis_url(load(RedisSettings).url, work_dir))
         vendors = services.enter_context(running_vendor_emulators(work_dir / "vendors"))
         vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
-        async with _running_system(vendors, database, redis, console) as system:
+        sftp = services.enter_context(
+            running_sftp_emulator(work_dir / "sftp", 0, None, DEMO_RECORDS_ROWS)
+        )
+        async with _running_system(vendors, sftp.settings(), database, redis, console) as system:
             samples = await approve_order_samples(vendors, system.integrations.id_mappings)
             sim = await request_sim_sample(system.env.client, vendors, TASK_QUEUE)
             ok = await _follow_scenario(samples, sim, vendors, system, console)
-            _print_next_steps(system, samples, sim, log_path, console)
+            _print_next_steps(system, samples, sim, log_path, sftp.authorized_keys_path, console)
             if not once:
                 console.print("Running until Ctrl-C ...")
                 await asyncio.Event().wait()
@@ -109,7 +115,7 @@ async def run_demo(work_dir: Path, *, once: bool, console: Console) -> bool:
 
 @asynccontextmanager
 async def _running_system(
-    vendors: LocalVendors, database_url: str, redis: str, console: Console
+    vendors: LocalVendors, sftp: SftpSettings, database_url: str, redis: str, console: Console
 ) -> AsyncIterator[DemoSystem]:
     temporal_port, ui_port = _preferred_or_free(7233), _preferred_or_free(8233)
     console.print(f"Starting the Temporal dev server on :{temporal_port}, UI on :{ui_port} ...")
@@ -122,6 +128,7 @@ async def _running_system(
                     DatabaseSettings(DATABASE_URL=database_url),
                     RedisSettings(REDIS_URL=redis),
                     provisioning=DEMO_POLICY,
+                    sftp=sftp,
                 )
             )
         )
@@ -188,7 +195,12 @@ async def _follow_scenario(
 
 
 def _print_next_steps(
-    system: DemoSystem, samples: list[OrderSample], sim: str, log_path: Path, console: Console
+    system: DemoSystem,
+    samples: list[OrderSample],
+    sim: str,
+    log_path: Path,
+    authorized_keys: Path,
+    console: Console,
 ) -> None:
     ui = f"http://localhost:{system.ui_port}/namespaces/default/workflows"
     address = f"TEMPORAL_ADDRESS=localhost:{system.temporal_port}"
@@ -205,5 +217,9 @@ Try:
   {address} .venv/bin/portalctl order status {order_ids[-1]} --json
   {address} .venv/bin/portalctl sim show {sim}
   {address} .venv/bin/portalctl deploy status
+  an SFTP key rotation: {address} .venv/bin/portalctl rotate start sftp-ssh; append the
+  line of `portalctl rotate pubkey` to {authorized_keys} (you are the SFTP administrator),
+  `portalctl rotate confirm sftp-ssh public-key-authorized`; remove the old line when asked,
+  `portalctl rotate confirm sftp-ssh old-key-removed` (docs/local-setup.md)
 Logs: {log_path}"""
     )
