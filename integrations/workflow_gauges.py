@@ -8,7 +8,8 @@ while workers restart).
 - `portal_credential_rotations_running` and `portal_credential_rotation_oldest_age_seconds`:
   RotateCredential runs; one older than its reminder interval is waiting for a person.
 
-Nothing is exported when Temporal does not answer (the scrape still succeeds).
+Nothing is exported when Temporal does not answer (the scrape still succeeds; one warning
+until it answers again).
 """
 
 from __future__ import annotations
@@ -44,28 +45,46 @@ async def _count_and_oldest_age(client: Client, query: str, now: datetime) -> tu
     return count, oldest_age
 
 
-async def workflow_gauges_exposition(client: Client, now: datetime) -> bytes:
-    try:
-        async with asyncio.timeout(VISIBILITY_TIMEOUT_SECONDS):
-            failed, failed_age = await _count_and_oldest_age(client, FAILED_ORDERS, now)
-            rotations, rotation_age = await _count_and_oldest_age(client, RUNNING_ROTATIONS, now)
-    except (RPCError, TimeoutError) as error:
-        log.warning("Workflow gauges left out of /metrics: Temporal visibility", error=str(error))
-        return b""
+class WorkflowGauges:
+    """The gauges of one process; Temporal's visibility not answering is logged once, until
+    it answers again."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._unanswered = False
+
+    async def exposition(self, now: datetime) -> bytes:
+        try:
+            async with asyncio.timeout(VISIBILITY_TIMEOUT_SECONDS):
+                failed = await _count_and_oldest_age(self._client, FAILED_ORDERS, now)
+                rotations = await _count_and_oldest_age(self._client, RUNNING_ROTATIONS, now)
+        except (RPCError, RuntimeError, TimeoutError) as error:  # Runtime: a failed connect
+            if not self._unanswered:
+                log.warning(
+                    "Workflow gauges left out of /metrics until Temporal's visibility answers",
+                    error=str(error) or type(error).__name__,
+                )
+            self._unanswered = True
+            return b""
+        self._unanswered = False
+        return _exposition(failed, rotations)
+
+
+def _exposition(failed: tuple[int, float], rotations: tuple[int, float]) -> bytes:
     registry = CollectorRegistry()
     gauges = {
         "portal_orders_failed_waiting": (
             "ProvisionOrder runs marked Failed and waiting for a manual retry.",
-            failed,
+            failed[0],
         ),
         "portal_orders_failed_waiting_oldest_age_seconds": (
             "Age of the oldest of them (since its workflow started); 0 when none.",
-            failed_age,
+            failed[1],
         ),
-        "portal_credential_rotations_running": ("Credential rotations running.", rotations),
+        "portal_credential_rotations_running": ("Credential rotations running.", rotations[0]),
         "portal_credential_rotation_oldest_age_seconds": (
             "Age of the oldest running credential rotation; 0 when none.",
-            rotation_age,
+            rotations[1],
         ),
     }
     for name, (description, value) in gauges.items():

@@ -38,7 +38,7 @@ from integrations.metrics import (
     temporal_metrics_runtime,
 )
 from integrations.redis_connection import redis_client
-from integrations.workflow_gauges import workflow_gauges_exposition
+from integrations.workflow_gauges import WorkflowGauges
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +52,8 @@ def ops_app(
     *,
     workflow_gauges: bool = False,
 ) -> Starlette:
+    gauges = WorkflowGauges(health.temporal) if workflow_gauges else None
+
     async def health_endpoint(_: Request) -> Response:
         report, ready = await health.report()
         return JSONResponse(report.model_dump(mode="json"), status_code=200 if ready else 503)
@@ -61,8 +63,8 @@ def ops_app(
         if temporal_metrics_port is not None:
             async with httpx.AsyncClient() as http:
                 parts.append(await temporal_exposition(http, temporal_metrics_port))
-        if workflow_gauges:
-            parts.append(await workflow_gauges_exposition(health.temporal, datetime.now(UTC)))
+        if gauges is not None:
+            parts.append(await gauges.exposition(datetime.now(UTC)))
         return Response(b"".join(parts), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     return Starlette(

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from integrations.workflow_gauges import workflow_gauges_exposition
+from integrations.workflow_gauges import WorkflowGauges
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from starters.provisioning import request_provisioning
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_worker")]
 
 
 async def gauges(env: WorkflowEnvironment) -> dict[str, float]:
-    exposition = await workflow_gauges_exposition(env.client, datetime.now(UTC))
+    exposition = await WorkflowGauges(env.client).exposition(datetime.now(UTC))
     return {
         sample.name: sample.value
         for family in text_string_to_metric_families(exposition.decode())
