@@ -58,7 +58,7 @@ class WorkflowGauges:
             async with asyncio.timeout(VISIBILITY_TIMEOUT_SECONDS):
                 failed = await _count_and_oldest_age(self._client, FAILED_ORDERS, now)
                 rotations = await _count_and_oldest_age(self._client, RUNNING_ROTATIONS, now)
-        except (RPCError, RuntimeError, TimeoutError) as error:  # Runtime: a failed connect
+        except (RPCError, RuntimeError, TimeoutError) as error:  # RuntimeError: a failed connect
             if not self._unanswered:
                 log.warning(
                     "Workflow gauges left out of /metrics until Temporal's visibility answers",
