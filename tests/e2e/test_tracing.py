@@ -171,7 +171,10 @@ async def test_no_span_attribute_holds_a_secret_or_a_query_string(
     vendors: LocalVendors,
 ) -> None:
     tracing.stop()
+    assert vendors.salesforce_settings.private_key_path is not None
+    key_lines = vendors.salesforce_settings.private_key_path.read_text().splitlines()
     secrets = [
+        key_lines[1],  # the first line of the JWT key's body
         vendors.whmcs_settings.api_secret.get_secret_value(),
         vendors.freebit_settings.oem_key.get_secret_value(),
         vendors.secrets_settings.master_key.get_secret_value(),
