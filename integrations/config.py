@@ -199,6 +199,11 @@ class SalesforceSettings(_Settings):
     username: str
     private_key_path: Path | None = None
     private_key_base64: SecretStr | None = None
+    certificate_path: Path | None = Field(
+        default=None,
+        description="the certificate of that key uploaded to the Connected App: the credential "
+        "rotation then names the old certificate by its fingerprint",
+    )
     api_version: str = "62.0"
     timeout: int = Field(default=10_000, ge=1, description="HTTP timeout in milliseconds")
     ca_bundle: Path | None = Field(default=None, description="extra CA file to trust")

@@ -30,7 +30,9 @@ from integrations.database import apply_migrations
 from integrations.secrets.material import (
     MalformedSecretError,
     WhmcsApiKey,
-    rsa_key_fingerprint,
+    certificate_fingerprint,
+    certificate_of_key,
+    jwt_private_key,
     ssh_fingerprint,
     ssh_public_line,
 )
@@ -139,10 +141,22 @@ def _salesforce(settings: SalesforceSettings) -> Callable[[], _Initial]:
             assert settings.private_key_path is not None
             pem = _read_file(setting, settings.private_key_path)
         try:
-            fingerprint = rsa_key_fingerprint(pem)
+            key = jwt_private_key(pem)
         except MalformedSecretError as error:
             raise _MalformedSeedError(setting, str(error)) from None
-        return _Initial(setting, pem, fingerprint=fingerprint)
+        if settings.certificate_path is None:
+            return _Initial(setting, pem)
+        certificate_pem = _read_file("SF_CERTIFICATE_PATH", settings.certificate_path)
+        try:
+            certificate = certificate_of_key(certificate_pem, key)
+        except MalformedSecretError as error:
+            raise _MalformedSeedError("SF_CERTIFICATE_PATH", f"{error} in {setting}") from None
+        return _Initial(
+            setting,
+            pem,
+            fingerprint=certificate_fingerprint(certificate),
+            public_material=certificate,
+        )
 
     return read
 

@@ -1,6 +1,7 @@
 """How each kind's credential is written into the store, and what may be shown of it.
 
-- salesforce-jwt: the PEM private key; shown: the X.509 certificate and its SHA-256.
+- salesforce-jwt: the PEM private key; shown: the X.509 certificate and its SHA-256 (the
+  first version's only when SF_CERTIFICATE_PATH names its certificate).
 - whmcs-api: JSON `{"identifier", "secret"}`; shown: nothing.
 - freebit-oem: the OEM key as text; shown: nothing.
 - sftp-ssh: the private key (OpenSSH or PEM); shown: the authorized_keys line and its
@@ -14,11 +15,13 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import paramiko
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from contracts.rotation import CredentialKind
@@ -114,20 +117,36 @@ def ssh_fingerprint(public_line: str) -> str:
 
 
 def certificate_fingerprint(certificate_pem: str) -> str:
+    """SHA-256 of the certificate (its DER bytes), the fingerprint tools show for it
+    (`openssl x509 -noout -fingerprint -sha256`, in lower case without colons)."""
     certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
     return f"SHA256:{certificate.fingerprint(hashes.SHA256()).hex()}"
 
 
-def rsa_key_fingerprint(private_key_pem: bytes) -> str:
-    """SHA-256 of the public key (SubjectPublicKeyInfo), for a key without its certificate."""
+def jwt_private_key(private_key_pem: bytes) -> PrivateKeyTypes:
     try:
-        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        return serialization.load_pem_private_key(private_key_pem, password=None)
     except (ValueError, TypeError):
         raise MalformedSecretError("not an unencrypted PEM private key") from None
-    public = key.public_key().public_bytes(
+
+
+def certificate_of_key(certificate_pem: bytes, key: PrivateKeyTypes) -> str:
+    """The certificate as text, once it is known to be the certificate of `key`: the one the
+    Connected App holds for it."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+    except ValueError:
+        raise MalformedSecretError("not a PEM X.509 certificate") from None
+    if _spki(certificate.public_key()) != _spki(key.public_key()):
+        raise MalformedSecretError("not the certificate of the private key")
+    return certificate_pem.decode()
+
+
+def _spki(public_key: Any) -> bytes:
+    der: bytes = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return f"SHA256:{hashlib.sha256(public).hexdigest()}"
+    return der
 
 
 def staged_secret(kind: CredentialKind, text: str) -> bytes:

@@ -100,6 +100,7 @@ class LocalVendors:
             "SF_CLIENT_ID": salesforce.client_id,
             "SF_USERNAME": salesforce.username,
             "SF_PRIVATE_KEY_PATH": str(salesforce.private_key_path),
+            "SF_CERTIFICATE_PATH": str(salesforce.certificate_path),
             "SF_CA_BUNDLE": str(salesforce.ca_bundle),
             "SF_PUBSUB_ENDPOINT": salesforce.pubsub_endpoint,
             "WHMCS_API_URL": whmcs.api_url,
@@ -145,6 +146,8 @@ def running_vendor_emulators(
     key_path = work_dir / "salesforce-jwt.key"
     key_path.write_bytes(key_pair.private_key_pem)
     key_path.chmod(0o600)
+    certificate_path = work_dir / "salesforce-jwt.crt"
+    certificate_path.write_bytes(key_pair.certificate_pem)
     with ExitStack() as stack:
         salesforce = SalesforceEmulator(
             pubsub_tls=tls, pubsub_host=host, pubsub_port=salesforce_pubsub_port
@@ -169,6 +172,7 @@ def running_vendor_emulators(
                 client_id=CONSUMER_KEY,
                 username=INTEGRATION_USER,
                 private_key_path=key_path,
+                certificate_path=certificate_path,
                 ca_bundle=tls.ca_path,
                 timeout=client_timeout_ms,
                 pubsub_endpoint=f"localhost:{salesforce.pubsub_port}",

@@ -52,6 +52,7 @@ from integrations.freebit.token_cache import TOKEN_KEY, FreebitTokenCache
 from integrations.redis_connection import redis_client
 from integrations.salesforce.auth import SalesforceAuth
 from integrations.salesforce.client import SalesforceClient
+from integrations.secrets.material import certificate_fingerprint
 from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore
 from integrations.sftp import connect
@@ -287,7 +288,11 @@ async def rotate_salesforce_key(system: RotationSystem) -> Rotated:
     assert status.candidate.public_material is not None
     salesforce.add_certificate(CONSUMER_KEY, status.candidate.public_material)
     await confirm_step(system.client, kind, HumanStep.CERTIFICATE_UPLOADED)
-    await _until(handle, "the removal is awaited", _awaiting(HumanStep.OLD_CERTIFICATE_REMOVED))
+    removal = await _until(
+        handle, "the removal is awaited", _awaiting(HumanStep.OLD_CERTIFICATE_REMOVED)
+    )
+    old_certificate = certificate_fingerprint(system.vendors.certificate_pem.decode())
+    assert f"remove the old certificate (v1, {old_certificate})" in removal.details
     salesforce.remove_certificate(CONSUMER_KEY, system.vendors.certificate_pem)
     await confirm_step(system.client, kind, HumanStep.OLD_CERTIFICATE_REMOVED)
     result = await handle.result()
