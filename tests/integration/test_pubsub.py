@@ -252,3 +252,59 @@ async def test_streams_are_listed_while_open(
     await next_batch(batches)
     await wait_until(lambda: len(salesforce.pubsub_streams()) == 1, "one open stream")
     await batches.aclose()
+
+
+async def raw_subscription(
+    vendors: LocalVendors, auth: SalesforceAuth, first: api.FetchRequest
+) -> tuple[grpc.aio.Channel, Any, asyncio.Queue[api.FetchRequest]]:
+    """A Subscribe call of our own, to watch the server's side of flow control."""
+    settings = vendors.salesforce_settings
+    assert settings.ca_bundle is not None
+    token = await asyncio.to_thread(auth.token)
+    channel = grpc.aio.secure_channel(
+        settings.pubsub_endpoint, grpc.ssl_channel_credentials(settings.ca_bundle.read_bytes())
+    )
+    requests: asyncio.Queue[api.FetchRequest] = asyncio.Queue()
+    requests.put_nowait(first)
+
+    async def drain() -> AsyncIterator[api.FetchRequest]:
+        while True:
+            yield await requests.get()
+
+    metadata = (
+        ("accesstoken", token.access_token),
+        ("instanceurl", token.instance_url),
+        ("tenantid", token.org_id),
+    )
+    stub = api_grpc.PubSubStub(channel)  # type: ignore[no-untyped-call]
+    return channel, stub.Subscribe(drain(), metadata=metadata), requests
+
+
+async def test_the_server_never_sends_more_events_than_requested(
+    vendors: LocalVendors, salesforce: SalesforceEmulatorControl, auth: SalesforceAuth
+) -> None:
+    approve_all(salesforce, 3)
+    first = api.FetchRequest(topic_name=CHANNEL, replay_preset=api.EARLIEST, num_requested=1)
+    channel, call, requests = await raw_subscription(vendors, auth, first)
+    async with channel, asyncio.timeout(BATCH_TIMEOUT_SECONDS):
+        one = await call.read()
+        [stream] = salesforce.pubsub_streams()
+        requests.put_nowait(api.FetchRequest(num_requested=2))
+        two = await call.read()
+        call.cancel()
+
+    assert (len(one.events), one.pending_num_requested) == (1, 0)
+    assert stream["pending"] == 0  # two more events wait, none requested
+    assert (len(two.events), two.pending_num_requested) == (2, 0)
+
+
+async def test_more_than_100_events_requested_at_once_is_refused(
+    vendors: LocalVendors, salesforce: SalesforceEmulatorControl, auth: SalesforceAuth
+) -> None:
+    first = api.FetchRequest(topic_name=CHANNEL, num_requested=101)
+    channel, call, _ = await raw_subscription(vendors, auth, first)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call.read()
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -84,6 +84,8 @@ class _Stream:
     """Org time since which nothing was requested."""
     last_response: float = field(default_factory=time.monotonic)
     closed: bool = False
+    refusal: tuple[grpc.StatusCode, str, str] | None = None
+    """A later FetchRequest the server refuses: status, error code, message."""
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def describe(self) -> dict[str, Any]:
@@ -157,9 +159,10 @@ class PubSubService(api_grpc.PubSubServicer):
             return
         await self._check_topic(first.topic_name, context)
         stream = _Stream(first.topic_name, token, await self._start(first, context))
-        await self._request(stream, first, context)
+        self._request(stream, first)
+        await self._check_open(stream, context)
         self._streams.append(stream)
-        reader = asyncio.create_task(self._read_requests(stream, requests, context))
+        reader = asyncio.create_task(self._read_requests(stream, requests))
         try:
             while True:
                 await self._check_open(stream, context)
@@ -176,29 +179,28 @@ class PubSubService(api_grpc.PubSubServicer):
             self._streams.remove(stream)
 
     async def _read_requests(
-        self,
-        stream: _Stream,
-        requests: AsyncIterator[api.FetchRequest],
-        context: grpc.aio.ServicerContext,
+        self, stream: _Stream, requests: AsyncIterator[api.FetchRequest]
     ) -> None:
         async for request in requests:
-            if request.topic_name and request.topic_name != stream.topic:
-                stream.closed = True  # the topic cannot change within a stream
-            await self._request(stream, request, context)
+            self._request(stream, request)
             stream.wakeup.set()
 
-    async def _request(
-        self, stream: _Stream, request: api.FetchRequest, context: grpc.aio.ServicerContext
-    ) -> None:
-        if not 0 < request.num_requested <= MAX_REQUESTED:
-            await _abort(
-                context,
+    def _request(self, stream: _Stream, request: api.FetchRequest) -> None:
+        if request.topic_name and request.topic_name != stream.topic:
+            stream.refusal = (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "sfdc.platform.eventbus.grpc.subscription.topic.mismatch",
+                "the topic of a subscription cannot change",
+            )
+        elif not 0 < request.num_requested <= MAX_REQUESTED:
+            stream.refusal = (
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "sfdc.platform.eventbus.grpc.subscription.fetch.numrequested.invalid",
                 f"num_requested must be between 1 and {MAX_REQUESTED}",
             )
-        stream.pending += request.num_requested
-        stream.idle_since = None
+        else:
+            stream.pending += request.num_requested
+            stream.idle_since = None
 
     async def _start(self, first: api.FetchRequest, context: grpc.aio.ServicerContext) -> int:
         preset = first.replay_preset
@@ -229,7 +231,8 @@ class PubSubService(api_grpc.PubSubServicer):
                 if stream.pending == 0:
                     stream.idle_since = self._clock.now()
                 return self._response(stream, [self._consumer_event(e) for e in events])
-        if time.monotonic() - stream.last_response >= self.keepalive_seconds:
+        waited = time.monotonic() - stream.last_response
+        if stream.pending > 0 and waited >= self.keepalive_seconds:
             return self._response(stream, [])
         return None
 
@@ -253,6 +256,8 @@ class PubSubService(api_grpc.PubSubServicer):
         )
 
     async def _check_open(self, stream: _Stream, context: grpc.aio.ServicerContext) -> None:
+        if stream.refusal is not None:
+            await _abort(context, *stream.refusal)
         if stream.closed:
             await _abort(
                 context, grpc.StatusCode.UNAVAILABLE, "stream.closed", "the server closed it"
