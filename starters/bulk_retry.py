@@ -22,10 +22,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.provisioning import RetryAnswer, RetryRequest, provision_workflow_id
-from workflows.provision_order import ALREADY_IN_PROGRESS, ProvisionOrder
-
-EVENT_ALREADY_HANDLED = "Event already handled"
-"""`ProvisionOrder`'s answer to an event id it has taken before."""
+from workflows.provision_order import ALREADY_IN_PROGRESS, EVENT_ALREADY_HANDLED, ProvisionOrder
 
 MAX_IN_FLIGHT = 20
 ANSWER_TIMEOUT = timedelta(seconds=30)

@@ -72,6 +72,7 @@ ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
 ALREADY_IN_PROGRESS = "Already in progress"
+EVENT_ALREADY_HANDLED = "Event already handled"
 SKIPPED_STATUS = "Skipped"
 POLICY_TIMEOUT = timedelta(seconds=10)
 BACKOFF_AS_TIMER = timedelta(milliseconds=1)
@@ -182,7 +183,7 @@ class ProvisionOrder:
     def _accept_retry(self, request: RetryRequest) -> RetryAnswer:
         if request.event_id is not None:
             if request.event_id in self._handled_events:
-                return RetryAnswer(accepted=False, message="Event already handled")
+                return RetryAnswer(accepted=False, message=EVENT_ALREADY_HANDLED)
             self._handled_events.add(request.event_id)
         if not self._running:  # the start signal of signal-with-start, delivered before run()
             return RetryAnswer(accepted=False, message="Starting")
