@@ -121,7 +121,7 @@ def test_payload_encryption_is_on_and_the_ui_decodes_through_the_codec_server() 
 
 def test_registered_search_attributes_are_the_ones_the_workflows_set() -> None:
     script = command_args(compose()["services"]["temporal-setup"])[-1]
-    registered = {}
+    registered: dict[str, str] = {}
     for command in script.split("search-attribute create")[1:]:
         words = shlex.split(command.split(";", 1)[0].split("&&", 1)[0])
         kind = words[words.index("--type") + 1]
