@@ -44,6 +44,7 @@ ADD_ORDER_SECONDS = 3.0
 CALL_TIMEOUT = "5s"
 """PROVISION_CALL_TIMEOUT: how soon a killed worker's calls are retried elsewhere."""
 SETTLE_SECONDS = 90.0
+PREFER_SIM_WORKER_SECONDS = 1.0
 POLL_SECONDS = 0.1
 
 
@@ -81,13 +82,34 @@ async def workers_calling_add_order(
     return calls
 
 
-async def until_some_worker_calls_add_order(
-    vendors: LocalVendors, handles: list[WorkflowHandle[Any, Any]]
-) -> Counter[str]:
+async def worker_to_kill(
+    vendors: LocalVendors, handles: list[WorkflowHandle[Any, Any]], sim: WorkflowHandle[Any, Any]
+) -> tuple[str, int, bool]:
+    """A worker in the middle of AddOrder calls: the one running the SIM's workflow if it is
+    one of them within a second (so that the SIM's operations move to another worker), else
+    the busiest. Its identity, its calls, whether it runs the SIM's workflow."""
+    loop = asyncio.get_running_loop()
     async with asyncio.timeout(SETTLE_SECONDS):
         while not (calls := await workers_calling_add_order(vendors, handles)):  # noqa: ASYNC110
             await asyncio.sleep(POLL_SECONDS)
-    return calls
+    prefer_until = loop.time() + PREFER_SIM_WORKER_SECONDS
+    while True:
+        sim_worker = await workflow_worker(sim)
+        if sim_worker is not None and sim_worker in calls:
+            return sim_worker, calls[sim_worker], True
+        if loop.time() > prefer_until:
+            identity, interrupted = calls.most_common(1)[0]
+            return identity, interrupted, False
+        await asyncio.sleep(POLL_SECONDS)
+        calls = await workers_calling_add_order(vendors, handles) or calls
+
+
+async def workflow_worker(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The worker that ran the workflow's latest workflow task (its cache holds the workflow)."""
+    for event in reversed((await handle.fetch_history()).events):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return event.workflow_task_completed_event_attributes.identity
+    return None
 
 
 async def request_top_ups(client: Client, account: str, task_queue: str) -> None:
@@ -131,8 +153,7 @@ async def test_a_worker_killed_mid_call_loses_and_doubles_nothing(
             await request_provisioning(client, order.order_id, task_queue=task_queue)
             for order in orders
         ]
-        calling = await until_some_worker_calls_add_order(vendors, handles)
-        identity, interrupted = calling.most_common(1)[0]
+        identity, interrupted, ran_sim = await worker_to_kill(vendors, handles, sim)
         killed = next(worker for worker in workers if identity.startswith(f"{worker.pid}@"))
         os.kill(killed.pid, signal.SIGKILL)
         await top_ups
@@ -168,8 +189,9 @@ async def test_a_worker_killed_mid_call_loses_and_doubles_nothing(
         f"{ORDERS} orders, {statuses['Activated']} Activated, {whmcs.total()} WHMCS orders, "
         f"{vendors.whmcs.call_counts().get('AddOrder')} AddOrder calls; SIM operations "
         f"{sim_result.operations_run}, gaps {gap_seconds} s, "
-        f"run by the workers "
-        f"{sim_operations_by_worker} (the killed one: worker-{workers.index(killed)})"
+        f"run by the workers {sim_operations_by_worker} (the killed one: "
+        f"worker-{workers.index(killed)}, {'running' if ran_sim else 'not running'} the "
+        "SIM's workflow)"
     )
     assert statuses["Activated"] == ORDERS
     assert whmcs == Counter(wanted)
