@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from contracts.durations import parse_duration
-from integrations.config import DatabaseSettings, PlatformEventSettings, load
+from integrations.config import DatabaseSettings, EventTransport, PlatformEventSettings, load
 from integrations.database import open_pool
 from integrations.rejected_events import RejectedEvent, RejectedEvents
 from starters.bridge.intake import IntakeOutcome
@@ -43,15 +43,17 @@ def _since_option(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _replay_id(value: str) -> ReplayId:
-    """A replay id as `events rejected` shows it: CometD's a number, the Pub/Sub API's hex."""
-    if value.isdigit():
-        return int(value)
+def _replay_id(value: str, transport: EventTransport) -> ReplayId:
+    """A replay id as `events rejected` shows it for the transport SF_EVENTS_TRANSPORT names:
+    CometD's a number, the Pub/Sub API's bytes in hex (which may be all digits too)."""
     try:
-        return bytes.fromhex(value)
+        return int(value) if transport is EventTransport.COMETD else bytes.fromhex(value)
     except ValueError:
+        shape = "a number" if transport is EventTransport.COMETD else "hex"
         raise fail(
-            f"{value!r} is not a replay id (a number, or hex for the Pub/Sub API)", exit_code=2
+            f"{value!r} is not a replay id of the {transport} transport (SF_EVENTS_TRANSPORT):"
+            f" {shape} as portalctl events rejected shows it",
+            exit_code=2,
         ) from None
 
 
@@ -108,11 +110,15 @@ def replay(
     """Deliver retained Platform Events again, from one replay id (to another), through the
     bridge's intake: events already handled are recognised by their workflow id, unusable
     ones are parked again (once). The live bridge's stored replay id is left alone."""
-    replay_range = ReplayRange(_replay_id(first), None if last is None else _replay_id(last))
 
     async def replay_range_of_events(progress: Progress, task: TaskID) -> Counter[IntakeOutcome]:
+        events = load(PlatformEventSettings)
+        transport = events.events_transport
+        replay_range = ReplayRange(
+            _replay_id(first, transport), None if last is None else _replay_id(last, transport)
+        )
         async with configured_bridge(
-            load(PlatformEventSettings),
+            events,
             redis_url=None,
             on_event=lambda _event, _outcome: progress.advance(task),
             replay_range=replay_range,

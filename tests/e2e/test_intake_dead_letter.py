@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -92,11 +93,12 @@ async def running_bridge(
     task_queue: str,
     vendors: LocalVendors,
     database: DatabaseSettings,
+    transport: EventTransport = EventTransport.COMETD,
 ) -> AsyncIterator[BridgeRun]:
-    """A bridge replaying every retained event, then live, in the background (on CometD:
-    the parked payloads here are the JSON the control API published)."""
+    """A bridge replaying every retained event, then live, in the background (on CometD by
+    default: the parked payloads are then the JSON the control API published)."""
     events = PlatformEventSettings(
-        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=EventTransport.COMETD
+        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=transport
     )
     async with opened_bridge(
         dev_env.client,
@@ -161,7 +163,8 @@ async def test_unusable_events_are_parked_once_and_listed_by_portalctl(
     async with running_bridge(dev_env, task_queue, vendors, database) as replayed:
         await wait_until(lambda: good in replayed.handled, "a second bridge replays them all")
 
-    rows = await parked_rows(dead_letter)
+    # Events of different orders are handed over concurrently: parked in either order.
+    rows = sorted(await parked_rows(dead_letter), key=lambda row: int(row[1]))
     assert [row[:3] for row in rows] == [
         ("cometd", str(no_order_id).encode(), "no OrderId__c"),
         ("cometd", str(bad_order_id).encode(), "invalid OrderId__c 'not-an-id'"),
@@ -179,11 +182,17 @@ async def test_unusable_events_are_parked_once_and_listed_by_portalctl(
     none_since = await portalctl("events", "rejected", "--since", "2999-01-01T00:00")
 
     assert listed.exit_code == 0, listed.output
-    lines = listed.stdout.splitlines()
-    assert f"replay id {no_order_id}  no OrderId__c" in lines[0]
-    assert f"replay id {bad_order_id}  invalid OrderId__c 'not-an-id'" in lines[1]
-    assert lines[2] == "2 rejected; deliver again: portalctl events replay --from REPLAY_ID"
-    parked = [json.loads(line) for line in as_json.stdout.splitlines()]
+    *event_lines, summary = listed.stdout.splitlines()
+    listed_events = [re.search(r"replay id (\d+)  (.+?)  \{", line) for line in event_lines]
+    assert sorted(match.groups() for match in listed_events if match) == [
+        (str(no_order_id), "no OrderId__c"),
+        (str(bad_order_id), "invalid OrderId__c 'not-an-id'"),
+    ]
+    assert summary == "2 rejected; deliver again: portalctl events replay --from REPLAY_ID"
+    parked = sorted(
+        (json.loads(line) for line in as_json.stdout.splitlines()),
+        key=lambda event: int(event["replay_id"]),
+    )
     assert [(event["replay_id"], published_fields(event["payload"])) for event in parked] == [
         (str(no_order_id), NO_ORDER_ID),
         (str(bad_order_id), BAD_ORDER_ID),
@@ -297,3 +306,55 @@ async def test_portalctl_events_replay_delivers_a_range_again_through_the_intake
     }
     assert [await run_count(dev_env.client, order) for order in (first, second)] == [1, 1]
     assert [row[1] for row in await parked_rows(dead_letter)] == [str(bad).encode()]
+
+
+async def test_the_pubsub_transport_parks_with_opaque_replay_ids_and_replays_them(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+    dead_letter: psycopg.AsyncConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await unapproved_order(vendors, integrations)
+    vendors.salesforce.publish_event(NO_ORDER_ID)
+    vendors.salesforce.publish_event(BAD_ORDER_ID)
+    vendors.salesforce.approve_order(order.order_id)
+    async with running_bridge(
+        dev_env, task_queue, vendors, database, EventTransport.PUBSUB
+    ) as live:
+        await wait_until(lambda: len(live.handled) == 3, "the bridge hands over every event")
+    for name, value in {
+        **vendors.environment(),
+        "DATABASE_URL": database.url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+        "SF_EVENTS_TRANSPORT": EventTransport.PUBSUB.value,
+    }.items():
+        monkeypatch.setenv(name, value)
+    no_order_id, bad_order_id, _approval = live.handled
+    assert isinstance(no_order_id, bytes)
+    assert isinstance(bad_order_id, bytes)
+
+    listed = await portalctl("events", "rejected")
+    replayed = await portalctl(
+        "events", "replay", "--from", no_order_id.hex(), "--to", bad_order_id.hex()
+    )
+
+    assert sorted(row[:3] for row in await parked_rows(dead_letter)) == sorted(
+        [
+            ("pubsub", no_order_id, "no OrderId__c"),
+            ("pubsub", bad_order_id, "invalid OrderId__c 'not-an-id'"),
+        ]
+    )
+    assert f"replay id {no_order_id.hex()}  no OrderId__c" in listed.stdout
+    assert replayed.exit_code == 0, replayed.output
+    assert outcome_lines(replayed) == {
+        "started": 0,
+        "already running": 0,
+        "already done": 0,
+        "rejected": 2,
+    }, replayed.output
+    assert len(await parked_rows(dead_letter)) == 2
