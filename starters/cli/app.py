@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import sys
 
 import typer
@@ -98,9 +100,15 @@ def bridge() -> None:
             async with configured_bridge(events, redis_url=redis.url, fence=fence) as event_bridge:
                 await event_bridge.run()
 
-        async with bridge_leadership(redis.url, events.provision_event_channel, lease) as leader:
-            async with ops.serving(client, load(DatabaseSettings), redis.url, lambda: leader.role):
-                await leader.run(lead)
+        # SIGTERM (an orchestrator stopping it) as Ctrl-C: the leader releases its lease, so
+        # a standby takes over at once instead of after BRIDGE_LEASE_TTL.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)
+        async with (
+            bridge_leadership(redis.url, events.provision_event_channel, lease) as leader,
+            ops.serving(client, load(DatabaseSettings), redis.url, lambda: leader.role),
+        ):
+            await leader.run(lead)
 
     run(run_bridge())
 

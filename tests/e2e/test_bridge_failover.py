@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from emulators.salesforce import ORDER_PROVISION_CHANNEL
 from integrations.config import DatabaseSettings
 from integrations.replay_store import replay_key
+from starters.bridge.leadership import lease_key
 from starters.demo.bulk_orders import BulkOrder, OrderFactory
 from starters.demo.local_services import free_port
 from starters.demo.local_vendors import LocalVendors
@@ -48,6 +49,8 @@ STANDBY_READY = "Standing by: another bridge holds the leader lease"
 LEASE_ACQUIRED = "Leader lease acquired: subscribing"
 LEASE_LOST = "Leader lease lost"
 REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
+LEASE_KEY = lease_key(ORDER_PROVISION_CHANNEL)
+INTERRUPTED_EXIT_CODE = 130
 
 
 def event_number(stored: str) -> int:
@@ -145,22 +148,16 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.mark.parametrize("leader_down", ["SIGKILL", "SIGSTOP"])
-async def test_standby_takes_over_and_every_order_is_provisioned_once(
-    leader_down: str,
+@pytest.fixture
+def environment(
     dev_env: WorkflowEnvironment,
-    dev_worker: None,
     task_queue: str,
     vendors: LocalVendors,
-    integrations: Integrations,
     database: DatabaseSettings,
     redis_server: RedisServer,
-    tmp_path: Path,
-) -> None:
+) -> dict[str, str]:
     vendors.salesforce.set_connect_hold(0.5)
-    factory = OrderFactory(vendors.salesforce, vendors.whmcs, integrations.id_mappings)
-    orders = await factory.create_many(ORDERS)
-    environment = {
+    return {
         **vendors.environment(),
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": task_queue,
@@ -169,6 +166,20 @@ async def test_standby_takes_over_and_every_order_is_provisioned_once(
         "SF_EVENTS_ENABLED": "true",
         "SF_EVENTS_REPLAY": "LATEST",
     }
+
+
+@pytest.mark.parametrize("leader_down", ["SIGKILL", "SIGSTOP"])
+async def test_standby_takes_over_and_every_order_is_provisioned_once(
+    leader_down: str,
+    dev_worker: None,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    environment: dict[str, str],
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    factory = OrderFactory(vendors.salesforce, vendors.whmcs, integrations.id_mappings)
+    orders = await factory.create_many(ORDERS)
     leader = Bridge("bridge-a", environment, tmp_path, BRIDGE_READY)
     standby = Bridge("bridge-b", environment, tmp_path, STANDBY_READY)
     with ReplayIdWrites(redis_server.url).following() as writes:
@@ -229,3 +240,33 @@ async def test_standby_takes_over_and_every_order_is_provisioned_once(
     assert event_number(stored) == last
     if leader_down == "SIGSTOP":
         assert woken_role == "standby"
+
+
+async def test_a_leader_stopped_with_sigterm_releases_the_lease_at_once(
+    environment: dict[str, str], redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """What an orchestrator does to a pod: the standby need not wait out the lease's TTL."""
+    leader = Bridge("bridge-a", environment, tmp_path, BRIDGE_READY)
+    standby = Bridge("bridge-b", environment, tmp_path, STANDBY_READY)
+    try:
+        await asyncio.to_thread(leader.start)
+        await asyncio.to_thread(standby.start)
+        (holder,) = [e["holder"] for e in log_entries(leader) if e["event"] == LEASE_ACQUIRED]
+        stopped_at = time.time()
+        os.kill(leader.pid, signal.SIGTERM)
+        _, status = await asyncio.to_thread(os.waitpid, leader.pid, 0)
+        lease = redis.Redis.from_url(redis_server.url, decode_responses=True).get(LEASE_KEY)
+        await wait_for(
+            lambda: first_time(standby, LEASE_ACQUIRED, stopped_at) is not None,
+            "the standby takes the lease",
+            TAKEOVER_BOUND_SECONDS,
+        )
+    finally:
+        leader.stop()  # already ended, unless the test failed before
+        standby.stop()
+
+    took_over_at = first_time(standby, LEASE_ACQUIRED, stopped_at)
+    assert took_over_at is not None
+    print(f"\nafter SIGTERM the standby took the lease {took_over_at - stopped_at:.1f} s later")
+    assert os.waitstatus_to_exitcode(status) == INTERRUPTED_EXIT_CODE
+    assert lease is None or holder not in str(lease)
