@@ -46,6 +46,9 @@ def emulators(
         str, typer.Option(help="bind address (0.0.0.0 to serve other containers)")
     ] = "127.0.0.1",
     salesforce_port: Annotated[int, typer.Option(help="Salesforce emulator (TLS) port")] = 8443,
+    salesforce_pubsub_port: Annotated[
+        int, typer.Option(help="Salesforce emulator's Pub/Sub API (gRPC, TLS) port")
+    ] = 7443,
     whmcs_port: Annotated[int, typer.Option(help="WHMCS emulator port")] = 8081,
     freebit_port: Annotated[int, typer.Option(help="Freebit emulator port")] = 8082,
     sftp_port: Annotated[int, typer.Option(help="SFTP emulator port (loopback only)")] = 2222,
@@ -88,6 +91,7 @@ def emulators(
             work_dir.resolve(),
             host=host,
             salesforce_port=salesforce_port,
+            salesforce_pubsub_port=salesforce_pubsub_port,
             whmcs_port=whmcs_port,
             freebit_port=freebit_port,
         ) as vendors,

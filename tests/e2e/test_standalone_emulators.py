@@ -72,7 +72,10 @@ def running_emulators(
         str(PORTALCTL),
         "emulators",
         f"--work-dir={work_dir}",
-        *(f"--{name}-port=0" for name in ("salesforce", "whmcs", "freebit", "sftp")),
+        *(
+            f"--{name}-port=0"
+            for name in ("salesforce", "salesforce-pubsub", "whmcs", "freebit", "sftp")
+        ),
         f"--database-url={database.url}",
         f"--redis-url={TEST_REDIS_URL}",
         f"--temporal-address={temporal_address}",
