@@ -636,11 +636,13 @@ async def test_events_without_a_valid_order_id_are_parked_and_passed(
         good_event = approve(vendors, orders)
         await wait_until_handed_over(live, replay_store, good_event[-1])
 
+    # One batch can hold both (Pub/Sub delivers what was asked for): events of different
+    # orders are handed over concurrently, so their log lines come in either order.
     rejected = log_lines(json_log, BAD_EVENT_REJECTED)
-    assert [(event_number(line["replay_id"]), line["reason"]) for line in rejected] == [
+    assert {(event_number(line["replay_id"]), line["reason"]) for line in rejected} == {
         (bad_events[0], "no OrderId__c"),
         (bad_events[1], "invalid OrderId__c 'not-an-id'"),
-    ]
+    }
     assert live.bridge.counts == {IntakeOutcome.REJECTED: 2, IntakeOutcome.STARTED: 1}
     assert live.handled == bad_events + good_event
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED]
