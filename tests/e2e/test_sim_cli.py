@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from contracts.sim import OperationStatus, QuotaTopUp, SimAccountOverview, sim_workflow_id
+from contracts.sim import OperationStatus, QuotaTopUp, sim_workflow_id
 from emulators.freebit import NewSimAccount
 from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
@@ -33,14 +33,12 @@ async def test_sim_show_gives_the_next_allowed_time_to_the_second(
         dev_env.client, account, QuotaTopUp(quota_mb=100), task_queue=task_queue
     )
 
-    async def top_up_done() -> SimAccountOverview | None:
+    async def top_up_done() -> bool:
         overview = await handle.query(SimAccount.overview)
-        done = [op for op in overview.history if op.status is OperationStatus.SUCCEEDED]
-        return overview if done else None
+        return any(op.status is OperationStatus.SUCCEEDED for op in overview.history)
 
     await wait_until(top_up_done, "the top-up has run")
-    overview = await top_up_done()
-    assert overview is not None
+    overview = await handle.query(SimAccount.overview)
     assert overview.next_allowed_at is not None
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", task_queue)
