@@ -135,7 +135,9 @@ class ProvisionIntake:
 
     async def _park(self, event: PlatformEvent, reason: str) -> IntakeOutcome:
         """Raises ParkingUnavailableError when PostgreSQL cannot take it."""
-        payload = event.raw_payload if event.decode_error else json.dumps(event.payload).encode()
+        # default=str: an Avro payload (Pub/Sub API) may hold bytes, decimals or timestamps.
+        shown = json.dumps(event.payload, default=str).encode()
+        payload = event.raw_payload if event.decode_error else shown
         parked_now = await self._rejected.park(
             channel=event.channel,
             replay_id=event.replay_id,

@@ -18,6 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -34,9 +35,12 @@ from integrations.config import (
     PlatformEventSettings,
     ReplayMode,
 )
+from integrations.database import open_pool
 from integrations.metrics import process_exposition
+from integrations.rejected_events import RejectedEvents
+from integrations.salesforce.streaming import PlatformEvent
 from starters.bridge.event_bridge import EventBridge, opened_bridge
-from starters.bridge.intake import IntakeOutcome
+from starters.bridge.intake import IntakeOutcome, ProvisionIntake
 from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
@@ -50,6 +54,7 @@ PARKING_RETRIED = "PostgreSQL did not take the rejected event; retrying, replay 
 NO_ORDER_ID = {"Unexpected__c": "no order id"}
 BAD_ORDER_ID = {"OrderId__c": "not-an-id"}
 SALESFORCE_FIELDS = {"CreatedDate", "CreatedById"}
+ORDER_CHANNEL = "/event/OrderProvisionRequested__e"
 
 
 @dataclass
@@ -358,3 +363,57 @@ async def test_the_pubsub_transport_parks_with_opaque_replay_ids_and_replays_the
         "rejected": 2,
     }, replayed.output
     assert len(await parked_rows(dead_letter)) == 2
+
+
+async def test_the_intake_parks_undecodable_payloads_and_payloads_json_cannot_hold(
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    database: DatabaseSettings,
+    dead_letter: psycopg.AsyncConnection,
+) -> None:
+    """What a transport hands over that no workflow can use: a payload it could not decode
+    (with the bytes received), and a decoded Avro payload with bytes and a timestamp."""
+    undecodable = PlatformEvent(
+        channel=ORDER_CHANNEL,
+        replay_id=b"\x00\x00\x00\x00\x00\x00\x00\x07",
+        event_uuid="uuid-undecodable",
+        payload={},
+        decode_error="schema 8Bvz7 not found",
+        raw_payload=b"\x02\xffnot avro",
+    )
+    odd_values = PlatformEvent(
+        channel=ORDER_CHANNEL,
+        replay_id=b"\x00\x00\x00\x00\x00\x00\x00\x08",
+        event_uuid="uuid-odd-values",
+        payload={
+            "OrderId__c": None,
+            "Blob__c": b"\x00\x01",
+            "At__c": datetime(2026, 12, 1, tzinfo=UTC),
+        },
+    )
+    pool = await open_pool(database)
+    try:
+        intake = ProvisionIntake(
+            dev_env.client, task_queue=task_queue, rejected=RejectedEvents(pool)
+        )
+        outcomes = [await intake.submit(event) for event in (undecodable, odd_values)]
+    finally:
+        await pool.close()
+
+    assert outcomes == [IntakeOutcome.REJECTED] * 2
+    cursor = await dead_letter.execute(
+        "SELECT transport, replay_id, reason, payload FROM rejected_events ORDER BY id"
+    )
+    rows = [(row[0], bytes(row[1]), row[2], bytes(row[3])) for row in await cursor.fetchall()]
+    assert rows[0] == (
+        "pubsub",
+        undecodable.replay_id,
+        "undecodable payload: schema 8Bvz7 not found",
+        b"\x02\xffnot avro",
+    )
+    assert rows[1][:3] == ("pubsub", odd_values.replay_id, "no OrderId__c")
+    assert json.loads(rows[1][3]) == {
+        "OrderId__c": None,
+        "Blob__c": str(b"\x00\x01"),
+        "At__c": "2026-12-01 00:00:00+00:00",
+    }
