@@ -1,7 +1,8 @@
 """Two `portalctl bridge` processes with the default lease settings: the leader is killed
-(SIGKILL) or frozen (SIGSTOP) while orders are approved, the standby takes over within the
-15 s the lease settings promise, every order is provisioned once, the stored replay id only
-ever grows (every write Redis executed, from MONITOR), and a frozen leader woken afterwards
+(SIGKILL), frozen (SIGSTOP) or cut off from Redis (its connections go through a TCP proxy
+the test stops) while orders are approved; the standby takes over within the 15 s the lease
+settings promise, every order is provisioned once, the stored replay id only ever grows
+(every write Redis executed, from MONITOR), and a leader woken or reconnected afterwards
 stands down without moving it. Prints the failover time.
 """
 
@@ -34,6 +35,8 @@ from starters.demo.local_services import free_port
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
 from starters.demo.redis_server import RedisServer, running_redis_server
+from tests.support.replay_ids import stored_event_number
+from tests.support.tcp_proxy import TcpProxy, running_tcp_proxy
 from workers.dependencies import Integrations
 
 ORDERS = 12
@@ -51,13 +54,6 @@ LEASE_LOST = "Leader lease lost"
 REPLAY_KEY = replay_key(ORDER_PROVISION_CHANNEL)
 LEASE_KEY = lease_key(ORDER_PROVISION_CHANNEL)
 INTERRUPTED_EXIT_CODE = 130
-
-
-def event_number(stored: str) -> int:
-    """The emulator's event number in a stored replay id: CometD stores it in decimal, Pub/Sub
-    as `pubsub:<hex>` of the emulator's 8-byte big-endian replay id (opaque to the bridge,
-    whose order is only known here)."""
-    return int(stored.removeprefix("pubsub:"), 16) if stored.startswith("pubsub:") else int(stored)
 
 
 class ReplayIdWrites:
@@ -78,7 +74,7 @@ class ReplayIdWrites:
                 for command in monitor.listen():
                     words = command["command"].split()
                     if words[:2] == ["SET", REPLAY_KEY]:
-                        self.values.append(event_number(words[2]))
+                        self.values.append(stored_event_number(words[2]))
         except (redis.RedisError, OSError, ValueError):
             if not self._stopped:
                 raise
@@ -168,9 +164,34 @@ def environment(
     }
 
 
-@pytest.mark.parametrize("leader_down", ["SIGKILL", "SIGSTOP"])
+class LeaderDown:
+    """How the leader goes away, and (but for SIGKILL) comes back."""
+
+    def __init__(self, how: str, leader: Bridge, redis_proxy: TcpProxy) -> None:
+        self.how = how
+        self._leader = leader
+        self._redis_proxy = redis_proxy
+
+    @property
+    def comes_back(self) -> bool:
+        return self.how != "SIGKILL"
+
+    async def go(self) -> None:
+        if self.how == "Redis cut off":
+            await self._redis_proxy.stop()
+        else:
+            os.kill(self._leader.pid, signal.Signals[self.how])
+
+    async def come_back(self) -> None:
+        if self.how == "Redis cut off":
+            await self._redis_proxy.start()
+        else:
+            os.kill(self._leader.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP", "Redis cut off"])
 async def test_standby_takes_over_and_every_order_is_provisioned_once(
-    leader_down: str,
+    how: str,
     dev_worker: None,
     vendors: LocalVendors,
     integrations: Integrations,
@@ -180,54 +201,58 @@ async def test_standby_takes_over_and_every_order_is_provisioned_once(
 ) -> None:
     factory = OrderFactory(vendors.salesforce, vendors.whmcs, integrations.id_mappings)
     orders = await factory.create_many(ORDERS)
-    leader = Bridge("bridge-a", environment, tmp_path, BRIDGE_READY)
-    standby = Bridge("bridge-b", environment, tmp_path, STANDBY_READY)
-    with ReplayIdWrites(redis_server.url).following() as writes:
-        try:
-            await asyncio.to_thread(leader.start)
-            await asyncio.to_thread(standby.start)
-            roles_before = (leader.role(), standby.role())
-            for order in orders[:LEADER_DOWN_AFTER]:
-                await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
-                await asyncio.sleep(1 / APPROVALS_PER_SECOND)
-            down_at = time.time()
-            os.kill(leader.pid, signal.Signals[leader_down])
-            for order in orders[LEADER_DOWN_AFTER:]:
-                await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
-                await asyncio.sleep(1 / APPROVALS_PER_SECOND)
-            await wait_for(
-                lambda: first_time(standby, LEASE_ACQUIRED, down_at) is not None,
-                "the standby takes the lease",
-                TAKEOVER_BOUND_SECONDS,
-            )
-            role_after = standby.role()
-            await wait_for(
-                lambda: activated(vendors, orders), "all orders Activated", SETTLE_SECONDS
-            )
-            published = published_replay_ids(vendors)
-            last = published[-1]
-            await wait_for(
-                lambda: writes.values[-1:] == [last], "the last id stored", SETTLE_SECONDS
-            )
-            if leader_down == "SIGSTOP":
-                os.kill(leader.pid, signal.SIGCONT)
+    redis_address = redis_server.url.removeprefix("redis://").removesuffix("/0")
+    async with running_tcp_proxy(redis_address) as redis_proxy:
+        via_proxy = {**environment, "REDIS_URL": f"redis://{redis_proxy.address}/0"}
+        leader = Bridge("bridge-a", via_proxy, tmp_path, BRIDGE_READY)
+        standby = Bridge("bridge-b", environment, tmp_path, STANDBY_READY)
+        leader_down = LeaderDown(how, leader, redis_proxy)
+        with ReplayIdWrites(redis_server.url).following() as writes:
+            try:
+                await asyncio.to_thread(leader.start)
+                await asyncio.to_thread(standby.start)
+                roles_before = (leader.role(), standby.role())
+                for order in orders[:LEADER_DOWN_AFTER]:
+                    await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
+                    await asyncio.sleep(1 / APPROVALS_PER_SECOND)
+                down_at = time.time()
+                await leader_down.go()
+                for order in orders[LEADER_DOWN_AFTER:]:
+                    await asyncio.to_thread(vendors.salesforce.approve_order, order.order_id)
+                    await asyncio.sleep(1 / APPROVALS_PER_SECOND)
                 await wait_for(
-                    lambda: first_time(leader, LEASE_LOST, down_at) is not None,
-                    "the woken leader stands down",
+                    lambda: first_time(standby, LEASE_ACQUIRED, down_at) is not None,
+                    "the standby takes the lease",
                     TAKEOVER_BOUND_SECONDS,
                 )
-                woken_role = leader.role()
-        finally:
-            leader.stop()
-            standby.stop()
-        stored = redis.Redis.from_url(redis_server.url, decode_responses=True).get(REPLAY_KEY)
+                role_after = standby.role()
+                await wait_for(
+                    lambda: activated(vendors, orders), "all orders Activated", SETTLE_SECONDS
+                )
+                published = published_replay_ids(vendors)
+                last = published[-1]
+                await wait_for(
+                    lambda: writes.values[-1:] == [last], "the last id stored", SETTLE_SECONDS
+                )
+                if leader_down.comes_back:
+                    await leader_down.come_back()
+                    await wait_for(
+                        lambda: first_time(leader, LEASE_LOST, down_at) is not None,
+                        "the woken leader stands down",
+                        TAKEOVER_BOUND_SECONDS,
+                    )
+                    woken_role = leader.role()
+            finally:
+                leader.stop()
+                standby.stop()
+            stored = redis.Redis.from_url(redis_server.url, decode_responses=True).get(REPLAY_KEY)
 
     took_over_at = first_time(standby, LEASE_ACQUIRED, down_at)
     assert took_over_at is not None
     whmcs = Counter(order.notes.removeprefix("sfOrderId=") for order in vendors.whmcs.orders())
     whmcs_orders = sum(whmcs[order.order_id] for order in orders)
     print(
-        f"\nbridge failover after {leader_down}: the standby took the lease "
+        f"\nbridge failover after {how}: the standby took the lease "
         f"{took_over_at - down_at:.1f} s after the leader went down; {ORDERS} orders, "
         f"{whmcs_orders} WHMCS orders, {len(writes.values)} replay id writes"
     )
@@ -237,8 +262,8 @@ async def test_standby_takes_over_and_every_order_is_provisioned_once(
     assert len(published) == ORDERS
     assert writes.values == sorted(writes.values)
     assert isinstance(stored, str)
-    assert event_number(stored) == last
-    if leader_down == "SIGSTOP":
+    assert stored_event_number(stored) == last
+    if leader_down.comes_back:
         assert woken_role == "standby"
 
 
