@@ -68,6 +68,8 @@ SALESFORCE_HOLD_SECONDS = 110
 """Salesforce holds a /meta/connect up to 110 s ("Clients and Timeouts")."""
 RECONNECT_DEADLINE_SECONDS = 40
 """Salesforce forgets a CometD client that has not come back 40 s after a response."""
+PUBSUB_IDLE_CLOSE_SECONDS = 60
+"""The Pub/Sub API closes a stream on which nothing was requested for this long."""
 QUIET_SECONDS = 10 * CONNECT_HOLD_SECONDS
 WORKFLOW_TIMEOUT_SECONDS = 30
 POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(milliseconds=200))
@@ -738,6 +740,51 @@ async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_
     assert live.handled == [first, delayed, after]
     assert len(log_lines(json_log, CLIENT_FORGOTTEN)) == 1
     assert vendors.salesforce.call_counts()["handshake"] == 2
+    assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
+    assert whmcs_order_counts(vendors, orders) == [1, 1, 1]
+
+
+@pytest.mark.usefixtures("dev_worker")
+async def test_a_hand_over_slower_than_the_pubsub_idle_close_loses_and_doubles_nothing(
+    dev_env: WorkflowEnvironment,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    replay_store: Redis,
+    bridges: Bridges,
+    json_log: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Temporal is away longer than the Pub/Sub API keeps a stream on which nothing is
+    requested (the bridge asks for the next batch only after Temporal acknowledged this one;
+    batches of one event here, so one event fills it): the server closes the stream, the
+    bridge hands the event over when Temporal is back, then subscribes again from the stored
+    id and goes on."""
+    monkeypatch.setenv("SF_PUBSUB_BATCH_SIZE", "1")
+    orders = await unapproved_orders(vendors, integrations, 3)
+    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
+        client = await impatient_client(temporal.address, dev_env)
+        async with bridges.running(client=client) as live:
+            [first] = approve(vendors, orders[:1])
+            await wait_until_handed_over(live, replay_store, first)
+
+            await temporal.stop()
+            [delayed] = approve(vendors, orders[1:2])
+            await wait_until(
+                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
+                "the bridge holds the event Temporal did not acknowledge",
+            )
+            vendors.salesforce.advance_clock(seconds=PUBSUB_IDLE_CLOSE_SECONDS + 1)
+            await wait_until(
+                lambda: not vendors.salesforce.pubsub_streams(), "Salesforce closes the stream"
+            )
+            await temporal.start()
+            await wait_until_handed_over(live, replay_store, delayed)
+
+            [after] = approve(vendors, orders[2:])
+            await wait_until_handed_over(live, replay_store, after)
+
+    assert live.handled == [first, delayed, after]
+    assert len(log_lines(json_log, STREAM_CLOSED)) == 1
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
     assert whmcs_order_counts(vendors, orders) == [1, 1, 1]
 

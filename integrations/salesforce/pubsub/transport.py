@@ -111,8 +111,6 @@ class PubSubTransport:
         self._timeout_seconds = settings.timeout / 1000
         self._token: SalesforceToken | None = None
         self._schemas = SchemaCache(self._fetch_schema)
-        self.latest_replay_id: bytes | None = None
-        """The newest replay id Salesforce reported (events or keepalive), for /health."""
 
     async def batches(
         self, channel: str, replay_from: Callable[[], ReplayPosition]
@@ -163,7 +161,6 @@ class PubSubTransport:
                 response = await call.read()
                 if response is grpc.aio.EOF:
                     raise _StreamLostError("the server ended the stream")
-                self.latest_replay_id = response.latest_replay_id or self.latest_replay_id
                 yield [await self._event(channel, event, token) for event in response.events]
                 if response.pending_num_requested == 0:
                     requests.put_nowait(
