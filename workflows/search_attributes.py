@@ -12,6 +12,7 @@ FAILED_STEP = SearchAttributeKey.for_keyword("FailedStep")
 ERROR_CODE = SearchAttributeKey.for_keyword("ErrorCode")
 FAILED_AT = SearchAttributeKey.for_datetime("FailedAt")
 SIM_ACCOUNT = SearchAttributeKey.for_keyword("SimAccount")
+SIM_QUEUED_OPERATIONS = SearchAttributeKey.for_int("SimQueuedOperations")
 RECORDS_MONTH = SearchAttributeKey.for_keyword("RecordsMonth")
 CREDENTIAL_KIND = SearchAttributeKey.for_keyword("CredentialKind")
 
@@ -24,6 +25,7 @@ ALL: list[SearchAttributeKey[Any]] = [
     ERROR_CODE,
     FAILED_AT,
     SIM_ACCOUNT,
+    SIM_QUEUED_OPERATIONS,
     RECORDS_MONTH,
     CREDENTIAL_KIND,
 ]

@@ -20,6 +20,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.calls import execute, execute_local
+from workflows.search_attributes import SIM_QUEUED_OPERATIONS
 
 with workflow.unsafe.imports_passed_through():
     from contracts.activity_type import ActivityType
@@ -72,6 +73,7 @@ class SimAccount:
         self._queues = TaskQueues.for_base(workflow.info().task_queue)
         self._changes = 0
         self._operations_run = 0
+        self._queued_shown: int | None = None
 
     @workflow.run
     async def run(self, input: SimAccountInput) -> SimAccountResult:
@@ -91,6 +93,7 @@ class SimAccount:
                     SimAccountInput(state=self._state),
                     initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
                 )
+            self._show_queue_length()
             head = self._state.queue[0] if self._state.queue else None
             wait = self._wait_before(head)
             if wait > timedelta(0):
@@ -100,6 +103,7 @@ class SimAccount:
             assert head is not None
             await self._execute(self._state.queue.pop(0))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._show_queue_length()
         workflow.set_current_details("idle: no operation queued")
         return SimAccountResult(account=self._state.account, operations_run=self._operations_run)
 
@@ -262,12 +266,19 @@ class SimAccount:
     def _remember(self, finished: QueuedOperation) -> None:
         self._state.history = [*self._state.history, finished][-HISTORY_KEPT:]
 
+    def _show_queue_length(self) -> None:
+        """`SimQueuedOperations`, for the list of SIMs with operations waiting."""
+        length = len(self._state.queue)
+        if length != self._queued_shown:
+            workflow.upsert_search_attributes([SIM_QUEUED_OPERATIONS.value_set(length)])
+            self._queued_shown = length
+
     def _describe_wait(self, head: QueuedOperation | None) -> None:
         start = workflow.now() + self._wait_before(head)
         if head is None:
-            details = f"idle; Freebit operation gap ends at {start:%H:%M} UTC"
+            details = f"idle; Freebit operation gap ends at {start:%H:%M:%S} UTC"
         else:
-            details = f"next operation at {start:%H:%M} UTC: {self._what(head)} ({head.op_id})"
+            details = f"next operation at {start:%H:%M:%S} UTC: {self._what(head)} ({head.op_id})"
             if len(self._state.queue) > 1:
                 details += f"; {len(self._state.queue) - 1} more queued"
         workflow.set_current_details(details)

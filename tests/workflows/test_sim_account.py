@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -43,10 +44,12 @@ from integrations.redis_connection import redis_client
 from starters.demo.local_vendors import LocalVendors
 from starters.sim_operations import request_sim_operation
 from tests.conftest import TEST_REDIS_URL, SaveHistory
+from tests.support.polling import wait_until
 from tests.support.temporal import deployment_for, workflow_environment
 from tests.support.worker_policies import with_policies
 from workers.dependencies import Integrations
 from workers.worker import running_workers
+from workflows.search_attributes import SIM_QUEUED_OPERATIONS
 from workflows.sim_account import SimAccount
 
 GAP = timedelta(minutes=30)
@@ -170,6 +173,28 @@ async def test_network_type_change_runs_the_delay_after_it_was_requested(
     assert change.started_at - change.requested_at >= GAP
     assert accepted.earliest_start == change.requested_at + GAP
     assert vendors.freebit.account(account).contract_line == "5G"
+
+
+@with_worker
+async def test_a_waiting_operation_shows_in_the_search_attribute_and_its_time_to_the_second(
+    env: WorkflowEnvironment, request_operation: Request, account: str
+) -> None:
+    accepted = await request_operation(NetworkTypeChange(contract_line="5G"))
+    handle = sim_handle(env, account)
+    details = ""
+
+    async def waits() -> bool:
+        nonlocal details
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        details = metadata.current_details
+        return details.startswith("next operation at")
+
+    await wait_until(waits, "the SIM's workflow waits for the network type change")
+    assert details.startswith(f"next operation at {accepted.earliest_start:%H:%M:%S} UTC")
+    waiting = await handle.describe()
+    assert waiting.typed_search_attributes.get(SIM_QUEUED_OPERATIONS) == 1
+    await finished_history(env, account)
+    assert (await handle.describe()).typed_search_attributes.get(SIM_QUEUED_OPERATIONS) == 0
 
 
 @with_worker
