@@ -186,7 +186,7 @@ async def test_a_waiting_operation_shows_in_the_search_attribute_and_its_time_to
     async def waits() -> bool:
         nonlocal details
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-        details = metadata.current_details
+        details = str(metadata.current_details)
         return details.startswith("next operation at")
 
     await wait_until(waits, "the SIM's workflow waits for the network type change")
