@@ -1,6 +1,7 @@
-"""Two `portalctl bridge` processes with the default lease settings: the leader is killed
-(SIGKILL), frozen (SIGSTOP) or cut off from Redis (its connections go through a TCP proxy
-the test stops) while orders are approved; the standby takes over within the 15 s the lease
+"""Two `portalctl bridge` processes with the default lease settings (a 3 s lease once lost
+its leader to a starved moment on the loaded test machine): the leader is killed (SIGKILL),
+frozen (SIGSTOP) or cut off from Redis (its connections go through a TCP proxy the test
+stops) while orders are approved; the standby takes over within the 15 s the lease
 settings promise, every order is provisioned once, the stored replay id only ever grows
 (every write Redis executed, from MONITOR), and a leader woken or reconnected afterwards
 stands down without moving it. Prints the failover time.
@@ -9,6 +10,7 @@ stands down without moving it. Prints the failover time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -44,8 +46,8 @@ LEADER_DOWN_AFTER = 4
 """Approvals before the leader is killed or frozen; the rest come during and after failover."""
 APPROVALS_PER_SECOND = 2.0
 TAKEOVER_BOUND_SECONDS = 15.0
-"""What the default BRIDGE_LEASE_TTL (10 s) + BRIDGE_LEASE_RENEW_INTERVAL (2 s) promise,
-with the new leader's subscription."""
+"""What the default lease settings promise (TTL + renew interval), with the new leader's
+subscription."""
 SETTLE_SECONDS = 60.0
 POLL_SECONDS = 0.2
 STANDBY_READY = "Standing by: another bridge holds the leader lease"
@@ -182,6 +184,12 @@ class LeaderDown:
         else:
             os.kill(self._leader.pid, signal.Signals[self.how])
 
+    def thaw(self) -> None:
+        """A frozen leader cannot stop: let it run again (nothing if it is not frozen)."""
+        if self.how == "SIGSTOP":
+            with contextlib.suppress(ProcessLookupError, AssertionError):
+                os.kill(self._leader.pid, signal.SIGCONT)
+
     async def come_back(self) -> None:
         if self.how == "Redis cut off":
             await self._redis_proxy.start()
@@ -243,6 +251,7 @@ async def test_standby_takes_over_and_every_order_is_provisioned_once(
                     )
                     woken_role = leader.role()
             finally:
+                leader_down.thaw()
                 leader.stop()
                 standby.stop()
             stored = redis.Redis.from_url(redis_server.url, decode_responses=True).get(REPLAY_KEY)
