@@ -58,4 +58,9 @@ async def request_provisioning(
         start_signal_args=[RetryRequest(event_id=event_id, reason="provisioning requested")],
         search_attributes=TypedSearchAttributes([SearchAttributePair(ORDER_ID, order_id)]),
         static_summary=f"provision Salesforce Order {order_id} into WHMCS",
+        static_details=(
+            f"Status: `portalctl order status {order_id}`. Once what failed is fixed: "
+            f"`portalctl order retry {order_id}`, or Provision / Retry in Salesforce. What each "
+            "failure means and how to fix it: docs/runbook-provisioning.md."
+        ),
     )

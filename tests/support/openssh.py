@@ -3,15 +3,13 @@
 It runs as the current user (key-only login, no PAM), with a generated ed25519 host key and
 an AuthorizedKeysFile holding a generated client key; `settings()` points the production
 client at it with host key verification on (known_hosts written from the host key). The
-process is stopped when the context exits. Absent `sshd`: the test is skipped, or fails
-when REQUIRE_OPENSSH=1 (CI installs openssh-server, so a missing sshd is a CI bug there).
+process is stopped when the context exits. Absent `sshd`: see `tests.support.debian_tools`.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -21,10 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from integrations.config import SftpSettings
 from starters.demo.processes import stop_process
+from tests.support.debian_tools import require_tool
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVILEGE_SEPARATION_DIR = Path("/run/sshd")
@@ -36,16 +33,8 @@ POLL_SECONDS = 0.05
 
 
 def require_sshd() -> None:
-    """Skip the calling test when sshd is not installed, or fail if REQUIRE_OPENSSH=1."""
-    if SSHD.is_file() and shutil.which("ssh-keygen"):
-        return
-    reason = (
-        f"OpenSSH server not installed ({SSHD} or ssh-keygen missing): "
-        "apt-get install openssh-server"
-    )
-    if os.environ.get("REQUIRE_OPENSSH") == "1":
-        pytest.fail(f"REQUIRE_OPENSSH=1 but {reason}")
-    pytest.skip(reason)
+    require_tool(str(SSHD), "openssh-server")
+    require_tool("ssh-keygen", "openssh-client")
 
 
 def generate_key(path: Path) -> str:

@@ -127,8 +127,7 @@ def test_registered_search_attributes_are_the_ones_the_workflows_set() -> None:
         kind = words[words.index("--type") + 1]
         registered |= {words[i + 1]: kind for i, word in enumerate(words) if word == "--name"}
     assert registered == {
-        key.name: key.indexed_value_type.name.title()
-        for key in search_attributes.ALL
+        key.name: key.indexed_value_type.name.title() for key in search_attributes.ALL
     }
 
 
