@@ -119,7 +119,9 @@ async def main(args: argparse.Namespace) -> None:
         await _compare(args)
         return
     with tempfile.TemporaryDirectory() as work:
-        async with running_stack(Path(work), extra_environment=_bridge_transport(args)) as stack:
+        async with running_stack(
+            Path(work), extra_environment=_worker_and_bridge_settings(args)
+        ) as stack:
             figures = await _measure(stack, args)
             direct_seconds, direct_calls = await _direct(stack, args.orders)
     print(f"conditions: {machine_conditions()}, dev server,")
@@ -173,19 +175,23 @@ def _before_and_after(args: argparse.Namespace) -> Iterator[tuple[_Run, _Run, st
         labels = "before = the bridge on CometD, after = on the Pub/Sub API"
         yield (cometd, PROJECT_ROOT), (pubsub, PROJECT_ROOT), labels
         return
-    with _worktree(args.baseline) as baseline:
-        labels = f"before = {args.baseline}, after = this checkout"
-        yield (args, baseline), (args, PROJECT_ROOT), labels
+    after_args = argparse.Namespace(**{**vars(args), "settings": args.after_settings})
+    with _worktree(args.baseline) as baseline, _tree(args.after) as after:
+        labels = f"before = {args.baseline}, after = {args.after or 'this checkout'}"
+        if args.after_settings:
+            labels += " with " + " ".join(args.after_settings)
+        yield (args, baseline), (after_args, after), labels
 
 
-def _bridge_transport(args: argparse.Namespace) -> dict[str, str]:
-    return {"SF_EVENTS_TRANSPORT": args.transport}
+def _worker_and_bridge_settings(args: argparse.Namespace) -> dict[str, str]:
+    settings = dict(setting.split("=", 1) for setting in getattr(args, "settings", []))
+    return {"SF_EVENTS_TRANSPORT": args.transport, **settings}
 
 
 async def _measure_tree(args: argparse.Namespace, tree: Path) -> Figures:
-    transport = _bridge_transport(args)
+    settings = _worker_and_bridge_settings(args)
     with tempfile.TemporaryDirectory() as work:
-        async with running_stack(Path(work), source_tree=tree, extra_environment=transport) as run:
+        async with running_stack(Path(work), source_tree=tree, extra_environment=settings) as run:
             return await _measure(run, args)
 
 
@@ -199,10 +205,20 @@ async def _measure(stack: Stack, args: argparse.Namespace) -> Figures:
 
 
 @contextmanager
+def _tree(ref: str | None) -> Iterator[Path]:
+    """This checkout, or a worktree of `ref`."""
+    if ref is None:
+        yield PROJECT_ROOT
+        return
+    with _worktree(ref) as tree:
+        yield tree
+
+
+@contextmanager
 def _worktree(ref: str) -> Iterator[Path]:
     """A detached `git worktree` of `ref`, removed afterwards."""
     with tempfile.TemporaryDirectory() as parent:
-        path = Path(parent) / "baseline"
+        path = Path(parent) / ref
         git = ["git", "-C", str(PROJECT_ROOT), "worktree"]
         subprocess.run([*git, "add", "--detach", str(path), ref], check=True, capture_output=True)
         try:
@@ -422,6 +438,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--baseline", help="git ref whose worker and bridge to compare with")
     parser.add_argument("--pairs", type=int, default=3, help="before/after pairs (--baseline)")
+    parser.add_argument("--after", help="git ref of the after side (default: this checkout)")
+    parser.add_argument(
+        "--after-settings",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="settings of the after side's worker and bridge (e.g. a rate limit)",
+    )
     parser.add_argument(
         "--transport",
         choices=[transport.value for transport in EventTransport],
