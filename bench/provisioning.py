@@ -11,11 +11,14 @@ directly from one asyncio loop without Temporal (the no-durability limit).
 The bridge subscribes through `--transport` (`pubsub`, the default, or `cometd`). With
 `--baseline REF`, the worker and the bridge of every other run come from a `git worktree` of REF
 instead of this checkout (the same harness, emulators and driver): `--pairs` alternating
-before/after pairs, then each figure's median after/before ratio. `--compare-transports` does
-the same with the bridge on CometD (before) and on the Pub/Sub API (after).
+before/after pairs, then each figure's median after/before ratio. `--after REF` takes the after
+side from a worktree too (one change measured on its own), `--after-settings` gives its worker
+and bridge settings of their own (e.g. a vendor rate limit). `--compare-transports` does the
+same with the bridge on CometD (before) and on the Pub/Sub API (after).
 
     .venv/bin/python -m bench.provisioning [--orders 1000] [--rate 20] [--seconds 30]
     .venv/bin/python -m bench.provisioning --baseline e6b3be1 --pairs 3 --orders 600 --rate 5
+    .venv/bin/python -m bench.provisioning --baseline 49c04e5~1 --after 49c04e5 --transport cometd
     .venv/bin/python -m bench.provisioning --compare-transports --pairs 3 --orders 300 --rate 10
 """
 
