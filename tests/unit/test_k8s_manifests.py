@@ -12,7 +12,6 @@ Temporal scaler needs (https://keda.sh/docs/2.22/scalers/temporal/) instead.
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 import yaml
 
 from contracts.task_queues import TaskQueues
+from tests.support.debian_tools import require_tool
 from tests.support.portalctl import environment_variables, parse_error
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
@@ -34,8 +34,7 @@ OPS_PORTS = {"portal-worker": 9000, "portal-bridge": 9001}
 
 @functools.cache
 def rendered(overlay: str) -> tuple[dict[str, Any], ...]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is needed to render the manifests (.ci/run installs it)"
+    kubectl = require_tool("kubectl", "kubernetes-client")
     completed = subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
         capture_output=True,
