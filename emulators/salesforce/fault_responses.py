@@ -11,7 +11,7 @@ from emulators.core import EmulatorCore
 from emulators.faults import Fault, FaultKind, hold
 from emulators.salesforce.api_errors import ApiError
 from emulators.salesforce.control_models import RecordErrorInjection
-from emulators.salesforce.ids import normalize_id
+from integrations.salesforce.record_ids import case_safe_id
 
 
 async def serve_with_faults(
@@ -84,10 +84,10 @@ class RecordErrors:
 def _refused_position(
     injection: RecordErrorInjection, record_ids: Sequence[str | None]
 ) -> int | None:
-    wanted = None if injection.record_id is None else normalize_id(injection.record_id)
+    wanted = None if injection.record_id is None else case_safe_id(injection.record_id)
     for position, record_id in enumerate(record_ids):
         if record_id is None:
             continue
-        if injection.record_id is None or normalize_id(record_id) == wanted:
+        if injection.record_id is None or case_safe_id(record_id) == wanted:
             return position
     return None

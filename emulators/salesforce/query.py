@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulators.salesforce.api_errors import ApiError
-from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.records import Record, RecordStore
 from emulators.salesforce.schema import SOBJECT_TYPES, SObjectType, id_fields
 from emulators.salesforce.soql import Literal, SoqlQuery, SoqlSyntaxError, parse_soql
+from integrations.salesforce.record_ids import case_safe_id
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -178,7 +178,7 @@ def _checked_filters(sobject: SObjectType, query: SoqlQuery) -> list[_Filter]:
         owner, field = _check_path(sobject, condition.field)
         value = condition.value
         if field in id_fields(owner) and value is not None:
-            value = normalize_id(str(value))
+            value = case_safe_id(str(value))
             if value is None:
                 raise ApiError(
                     400, "INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {condition.value}"

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emulators.salesforce.api_errors import ApiError, not_found
-from emulators.salesforce.ids import new_id, normalize_id
+from emulators.salesforce.ids import new_id
 from emulators.salesforce.schema import SOBJECT_TYPES, SObjectType
+from integrations.salesforce.record_ids import case_safe_id
 
 Record = dict[str, Any]
 
@@ -50,7 +51,7 @@ class RecordStore:
         return self.view(type_name, record)
 
     def get(self, type_name: str, record_id: str) -> Record | None:
-        normalized = normalize_id(record_id)
+        normalized = case_safe_id(record_id)
         table = self._records.get(type_name, {})
         return table.get(normalized) if normalized else None
 
@@ -60,7 +61,7 @@ class RecordStore:
     def check_update(self, type_name: str, record_id: str, fields: Mapping[str, Any]) -> Record:
         """The validated field values of an update, or ApiError; changes nothing."""
         sobject = sobject_type(type_name)
-        if normalize_id(record_id) is None:
+        if case_safe_id(record_id) is None:
             raise ApiError(
                 400,
                 "MALFORMED_ID",

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from emulators.salesforce.api_errors import ApiError
-from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.records import RecordStore
 from emulators.salesforce.soql import Condition, SoqlQuery, SoqlSyntaxError, parse_soql
@@ -67,13 +66,6 @@ def test_parses_count_limit_keywords_in_any_case_and_escaped_strings() -> None:
 def test_rejects_what_the_subset_does_not_cover(soql: str) -> None:
     with pytest.raises(SoqlSyntaxError):
         parse_soql(soql)
-
-
-def test_ids_are_normalized_to_their_case_safe_form() -> None:
-    assert normalize_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
-    assert normalize_id("001A0000006Vm9rIAC") == "001A0000006Vm9rIAC"
-    assert normalize_id("001A0000006Vm9rAAA") is None
-    assert normalize_id("not an id") is None
 
 
 def test_order_query_returns_items_with_their_product(store: RecordStore) -> None:
