@@ -1,7 +1,8 @@
 """Every metric an alerting rule or a Grafana dashboard queries is exported, with the labels
 the query uses: `portalctl worker` and `portalctl bridge` run as the operator runs them, one
 order goes from its Platform Event to Activated (one WHMCS call failing once on the way), the
-five scheduled health checks run once, then both `/metrics` are scraped."""
+five scheduled health checks run once, then both `/metrics` are scraped. The bridge leads its
+channel (it has Redis) and the worker exports its task queues' backlog."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def exported_samples(exposition: str) -> set[tuple[str, tuple[tuple[str, str], .
         (sample.name, tuple(sorted(sample.labels.items())))
         for family in text_string_to_metric_families(exposition)
         for sample in family.samples
+    }
+
+
+def sample_values(exposition: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Labels -> value of each sample of `name`."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name
     }
 
 
@@ -153,3 +164,11 @@ async def test_every_queried_metric_is_exported_with_its_labels(
     assert 5.0 in bucket_bounds(bridge.text, "portal_platform_event_lag_seconds_bucket")
     whmcs_503 = (("code", "503"), ("integration", "whmcs"))
     assert ("portal_integration_errors_total", whmcs_503) in exported_samples(worker.text)
+    # The leadership alerts expect a lone bridge to count 1 for its channel; the backlog
+    # alerts tell workflow tasks (base queue) from activities (every queue) by task_type.
+    assert list(sample_values(bridge.text, "portal_bridge_leader").values()) == [1.0]
+    backlogs = {
+        (dict(labels)["task_queue"], dict(labels)["task_type"])
+        for labels in sample_values(worker.text, "portal_task_queue_backlog_age_seconds")
+    }
+    assert {(task_queue, "workflow"), (f"{task_queue}-whmcs", "activity")} <= backlogs
