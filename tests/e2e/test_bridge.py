@@ -10,7 +10,7 @@ import contextlib
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.policies import PolicyActivities
 from contracts.provisioning import (
@@ -79,6 +80,21 @@ POLICY = ProvisionPolicy(max_attempts=2, retry_initial_interval=timedelta(millis
 def worker_policies(integrations: Integrations) -> PolicyActivities:
     """Short retries, set on the worker."""
     return with_policies(integrations, provisioning=POLICY).policies
+
+
+LateWorker = Callable[[], AbstractAsyncContextManager[list[Worker]]]
+
+
+@pytest.fixture
+def late_worker(
+    dev_env: WorkflowEnvironment, task_queue: str, integrations: Integrations
+) -> LateWorker:
+    """The worker `dev_worker` runs, started when the test says: until then every workflow
+    the bridge starts stays running."""
+    configured = with_policies(integrations, provisioning=POLICY)
+    return lambda: running_workers(
+        dev_env.client, task_queue, configured, deployment_for(task_queue)
+    )
 
 
 UNAPPROVED = SampleOrderSpec(activation_status=None)
@@ -297,7 +313,7 @@ def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]
 @ON_BOTH_TRANSPORTS
 async def test_each_order_is_provisioned_once_despite_duplicate_and_replayed_events(
     dev_env: WorkflowEnvironment,
-    task_queue: str,
+    late_worker: LateWorker,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
@@ -309,12 +325,7 @@ async def test_each_order_is_provisioned_once_despite_duplicate_and_replayed_eve
         originals = approve(vendors, orders)
         duplicates = publish_duplicates(vendors, orders)
         await wait_until_handed_over(live, replay_store, duplicates[-1])
-    async with running_workers(
-        dev_env.client,
-        task_queue,
-        with_policies(integrations, provisioning=POLICY),
-        deployment_for(task_queue),
-    ):
+    async with late_worker():
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 5
     run_ids = await current_run_ids(dev_env.client, orders)
 
@@ -514,7 +525,7 @@ async def test_the_bridge_recovers_from_salesforce_faults_without_loss_or_redeli
 @ON_BOTH_TRANSPORTS
 async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_doubling(
     dev_env: WorkflowEnvironment,
-    task_queue: str,
+    late_worker: LateWorker,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
@@ -540,12 +551,7 @@ async def test_a_replay_id_out_of_retention_replays_all_retained_events_without_
     assert (error["level"], event_number(error["replay_id"])) == ("error", expired)
     assert restarted.handled == retained
     assert restarted.bridge.counts == {IntakeOutcome.ALREADY_RUNNING: 1, IntakeOutcome.STARTED: 1}
-    async with running_workers(
-        dev_env.client,
-        task_queue,
-        with_policies(integrations, provisioning=POLICY),
-        deployment_for(task_queue),
-    ):
+    async with late_worker():
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
     assert whmcs_order_counts(vendors, orders) == [1, 1]
@@ -661,7 +667,7 @@ def held_at(salesforce: SalesforceEmulatorControl, replay_id: int) -> bool:
 @ON_COMETD
 async def test_an_invalid_replay_id_reported_on_connect_replays_all_retained_events_once(
     dev_env: WorkflowEnvironment,
-    task_queue: str,
+    late_worker: LateWorker,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
@@ -692,16 +698,44 @@ async def test_an_invalid_replay_id_reported_on_connect_replays_all_retained_eve
     assert live.handled == [handled, *retained]
     assert live.bridge.counts == {IntakeOutcome.STARTED: 2, IntakeOutcome.ALREADY_RUNNING: 1}
     assert vendors.salesforce.call_counts()["handshake"] == 2
-    async with running_workers(
-        dev_env.client,
-        task_queue,
-        with_policies(integrations, provisioning=POLICY),
-        deployment_for(task_queue),
-    ):
+    async with late_worker():
         orders = [handled_order, new_order]
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
     assert whmcs_order_counts(vendors, [handled_order, new_order]) == [1, 1]
+
+
+async def hand_over_across_a_long_temporal_outage(
+    dev_env: WorkflowEnvironment,
+    bridges: Bridges,
+    replay_store: Redis,
+    json_log: io.StringIO,
+    orders: list[SampleOrder],
+    outlast: Callable[[], Awaitable[None]],
+) -> tuple[BridgeRun, list[int]]:
+    """Three approvals: the first handed over; the second held while Temporal is away, until
+    `outlast` has let Salesforce give up on the bridge; the third once Temporal is back. The
+    bridge's run and the three replay ids."""
+    vendors = bridges.vendors
+    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
+        client = await impatient_client(temporal.address, dev_env)
+        async with bridges.running(client=client) as live:
+            [first] = approve(vendors, orders[:1])
+            await wait_until_handed_over(live, replay_store, first)
+
+            await temporal.stop()
+            [delayed] = approve(vendors, orders[1:2])
+            await wait_until(
+                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
+                "the bridge holds the event Temporal did not acknowledge",
+            )
+            await outlast()
+            await temporal.start()
+            await wait_until_handed_over(live, replay_store, delayed)
+
+            [after] = approve(vendors, orders[2:])
+            await wait_until_handed_over(live, replay_store, after)
+    return live, [first, delayed, after]
 
 
 @ON_COMETD
@@ -718,26 +752,15 @@ async def test_a_hand_over_slower_than_the_reconnect_deadline_loses_and_doubles_
     (40 s): the bridge keeps the event, hands it over when Temporal is back, then meets
     `403::Unknown client`, handshakes again from the stored id and goes on."""
     orders = await unapproved_orders(vendors, integrations, 3)
-    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
-        client = await impatient_client(temporal.address, dev_env)
-        async with bridges.running(client=client) as live:
-            [first] = approve(vendors, orders[:1])
-            await wait_until_handed_over(live, replay_store, first)
 
-            await temporal.stop()
-            [delayed] = approve(vendors, orders[1:2])
-            await wait_until(
-                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
-                "the bridge holds the event Temporal did not acknowledge",
-            )
-            vendors.salesforce.advance_clock(seconds=RECONNECT_DEADLINE_SECONDS + 1)
-            await temporal.start()
-            await wait_until_handed_over(live, replay_store, delayed)
+    async def outlast_the_reconnect_deadline() -> None:
+        vendors.salesforce.advance_clock(seconds=RECONNECT_DEADLINE_SECONDS + 1)
 
-            [after] = approve(vendors, orders[2:])
-            await wait_until_handed_over(live, replay_store, after)
+    live, approvals = await hand_over_across_a_long_temporal_outage(
+        dev_env, bridges, replay_store, json_log, orders, outlast_the_reconnect_deadline
+    )
 
-    assert live.handled == [first, delayed, after]
+    assert live.handled == approvals
     assert len(log_lines(json_log, CLIENT_FORGOTTEN)) == 1
     assert vendors.salesforce.call_counts()["handshake"] == 2
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
@@ -761,29 +784,18 @@ async def test_a_hand_over_slower_than_the_pubsub_idle_close_loses_and_doubles_n
     id and goes on."""
     monkeypatch.setenv("SF_PUBSUB_BATCH_SIZE", "1")
     orders = await unapproved_orders(vendors, integrations, 3)
-    async with running_tcp_proxy(dev_env.client.service_client.config.target_host) as temporal:
-        client = await impatient_client(temporal.address, dev_env)
-        async with bridges.running(client=client) as live:
-            [first] = approve(vendors, orders[:1])
-            await wait_until_handed_over(live, replay_store, first)
 
-            await temporal.stop()
-            [delayed] = approve(vendors, orders[1:2])
-            await wait_until(
-                lambda: bool(log_lines(json_log, NOT_ACKNOWLEDGED)),
-                "the bridge holds the event Temporal did not acknowledge",
-            )
-            vendors.salesforce.advance_clock(seconds=PUBSUB_IDLE_CLOSE_SECONDS + 1)
-            await wait_until(
-                lambda: not vendors.salesforce.pubsub_streams(), "Salesforce closes the stream"
-            )
-            await temporal.start()
-            await wait_until_handed_over(live, replay_store, delayed)
+    async def outlast_the_idle_close() -> None:
+        vendors.salesforce.advance_clock(seconds=PUBSUB_IDLE_CLOSE_SECONDS + 1)
+        await wait_until(
+            lambda: not vendors.salesforce.pubsub_streams(), "Salesforce closes the stream"
+        )
 
-            [after] = approve(vendors, orders[2:])
-            await wait_until_handed_over(live, replay_store, after)
+    live, approvals = await hand_over_across_a_long_temporal_outage(
+        dev_env, bridges, replay_store, json_log, orders, outlast_the_idle_close
+    )
 
-    assert live.handled == [first, delayed, after]
+    assert live.handled == approvals
     assert len(log_lines(json_log, STREAM_CLOSED)) == 1
     assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 3
     assert whmcs_order_counts(vendors, orders) == [1, 1, 1]
@@ -810,7 +822,7 @@ async def test_a_hand_over_slower_than_the_pubsub_idle_close_loses_and_doubles_n
 )
 async def test_an_unusable_stored_replay_id_replays_all_retained_events_once(
     dev_env: WorkflowEnvironment,
-    task_queue: str,
+    late_worker: LateWorker,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
@@ -841,12 +853,7 @@ async def test_an_unusable_stored_replay_id_replays_all_retained_events_once(
         IntakeOutcome.ALREADY_RUNNING: 1,
         IntakeOutcome.STARTED: 1,
     }
-    async with running_workers(
-        dev_env.client,
-        task_queue,
-        with_policies(integrations, provisioning=POLICY),
-        deployment_for(task_queue),
-    ):
+    async with late_worker():
         orders = [handled_order, new_order]
         assert await outcomes(dev_env.client, orders) == [ProvisionOutcome.ACTIVATED] * 2
     assert await current_run_ids(dev_env.client, [handled_order]) == [handled_run_id]
@@ -880,7 +887,7 @@ class _ClosingTheRunFirst(OutboundInterceptor):
 
 async def test_a_run_closing_between_describe_and_start_is_not_started_again(
     dev_env: WorkflowEnvironment,
-    task_queue: str,
+    late_worker: LateWorker,
     vendors: LocalVendors,
     integrations: Integrations,
     replay_store: Redis,
@@ -894,12 +901,7 @@ async def test_a_run_closing_between_describe_and_start_is_not_started_again(
     orders = await unapproved_orders(vendors, integrations, 1)
 
     async def complete_the_run() -> None:
-        async with running_workers(
-            dev_env.client,
-            task_queue,
-            with_policies(integrations, provisioning=POLICY),
-            deployment_for(task_queue),
-        ):
+        async with late_worker():
             await provisioning_results(dev_env.client, orders)
 
     race = RunClosesBeforeTheStart(complete_the_run)
