@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-import json
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +22,8 @@ from integrations.salesforce.streaming import (
     StreamingError,
 )
 from starters.demo.local_vendors import LocalVendors
+from tests.support.json_log import log_lines
+from tests.support.platform_events import BATCH_TIMEOUT_SECONDS, next_batch
 from tests.support.polling import wait_until
 
 CHANNEL = ORDER_PROVISION_CHANNEL
@@ -35,7 +35,6 @@ SALESFORCE_HOLD_SECONDS = 110
 RECONNECT_DEADLINE_SECONDS = 40
 """Salesforce forgets a client that has not come back 40 s after a response (same page)."""
 CLIENT_FORGOTTEN = "salesforce forgot the cometd client, handshaking again"
-BATCH_TIMEOUT_SECONDS = 5
 HANDSHAKE = {
     "channel": "/meta/handshake",
     "version": "1.0",
@@ -63,24 +62,12 @@ def salesforce(vendors: LocalVendors) -> SalesforceEmulatorControl:
 
 
 @pytest.fixture
-def auth(vendors: LocalVendors) -> Iterator[SalesforceAuth]:
-    auth = SalesforceAuth(vendors.salesforce_settings)
-    yield auth
-    auth.close()
-
-
-@pytest.fixture
 async def transport(
     vendors: LocalVendors, salesforce: SalesforceEmulatorControl, auth: SalesforceAuth
 ) -> AsyncIterator[CometdTransport]:
     transport = CometdTransport(vendors.salesforce_settings, auth)
     yield transport
     await transport.aclose()
-
-
-async def next_batch(batches: AsyncIterator[list[PlatformEvent]]) -> list[PlatformEvent]:
-    async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
-        return await anext(batches)
 
 
 def replay_ids(batch: list[PlatformEvent]) -> list[int | bytes]:
@@ -93,11 +80,6 @@ def invalid_replay_id_error(replay_id: int) -> str:
         f"400::The replayId {{{replay_id}}} you provided was invalid.  Please provide a valid"
         " ID, -2 to replay all events, or -1 to replay only new events."
     )
-
-
-def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]:
-    lines = (json.loads(line) for line in json_log.getvalue().splitlines())
-    return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
 
 
 async def test_replay_all_delivers_every_retained_event_in_order_in_one_batch(
@@ -253,9 +235,7 @@ async def test_a_dropped_client_resumes_from_the_acknowledged_replay_id(
 
     assert replay_ids(await next_batch(batches)) == [second, third]
     assert salesforce.call_counts()["handshake"] == 2
-    log_lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
-    recoveries = [line for line in log_lines if "forgot the cometd client" in line["event"]]
-    assert len(recoveries) == 1
+    assert len(log_lines(json_log, CLIENT_FORGOTTEN)) == 1
     assert auth.token().access_token not in json_log.getvalue()
 
 

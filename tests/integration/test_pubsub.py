@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -28,6 +27,8 @@ from integrations.salesforce.streaming import (
     ReplayPosition,
 )
 from starters.demo.local_vendors import LocalVendors
+from tests.support.json_log import log_lines
+from tests.support.platform_events import BATCH_TIMEOUT_SECONDS, next_batch
 from tests.support.polling import wait_until
 
 CHANNEL = ORDER_PROVISION_CHANNEL
@@ -35,7 +36,6 @@ REPLAY_NEW = -1
 REPLAY_ALL = -2
 BATCH_SIZE = 2
 KEEPALIVE_SECONDS = 0.3
-BATCH_TIMEOUT_SECONDS = 5
 ORDER_IDS = [f"8015g00000000{n}AAA" for n in range(5)]
 
 
@@ -44,13 +44,6 @@ def salesforce(vendors: LocalVendors) -> SalesforceEmulatorControl:
     vendors.salesforce.set_pubsub_keepalive(KEEPALIVE_SECONDS)
     vendors.salesforce.set_connect_hold(KEEPALIVE_SECONDS)
     return vendors.salesforce
-
-
-@pytest.fixture
-def auth(vendors: LocalVendors) -> Iterator[SalesforceAuth]:
-    auth = SalesforceAuth(vendors.salesforce_settings)
-    yield auth
-    auth.close()
 
 
 @pytest.fixture
@@ -63,11 +56,6 @@ async def transport(
     await transport.aclose()
 
 
-async def next_batch(batches: AsyncIterator[list[PlatformEvent]]) -> list[PlatformEvent]:
-    async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
-        return await anext(batches)
-
-
 async def events_until(
     batches: AsyncIterator[list[PlatformEvent]], count: int
 ) -> list[PlatformEvent]:
@@ -75,11 +63,6 @@ async def events_until(
     while len(events) < count:
         events.extend(await next_batch(batches))
     return events
-
-
-def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]:
-    lines = (json.loads(line) for line in json_log.getvalue().splitlines())
-    return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
 
 
 def approve_all(salesforce: SalesforceEmulatorControl, count: int) -> list[bytes]:
