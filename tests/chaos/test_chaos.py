@@ -31,16 +31,14 @@ from emulators.salesforce import ORDER_PROVISION_CHANNEL
 from integrations.config import (
     DatabaseSettings,
     EventTransport,
-    PlatformEventSettings,
-    ReplayMode,
 )
 from integrations.replay_store import replay_key
-from starters.bridge.event_bridge import opened_bridge
 from starters.bridge.intake import IntakeOutcome
 from starters.demo.bulk_orders import BulkOrder, OrderFactory
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import PortalProcess, portal_processes
 from starters.demo.redis_server import RedisServer, running_redis_server
+from tests.support.bridges import positioned_bridge
 from tests.support.polling import wait_until
 from tests.support.replay_ids import event_number, stored_event_number
 from workers.dependencies import Integrations
@@ -243,18 +241,13 @@ async def replay_all_retained(
     transport: EventTransport,
 ) -> Counter[IntakeOutcome]:
     """`portalctl order backfill`'s path: every retained event (-2), nothing stored."""
-    events = PlatformEventSettings(
-        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=transport
-    )
-    async with opened_bridge(
+    async with positioned_bridge(
         dev_env.client,
         task_queue=task_queue,
-        salesforce=vendors.salesforce_settings,
-        events=events,
-        redis_url=None,
+        vendors=vendors,
         database=database,
+        transport=transport,
     ) as bridge:
-        await bridge.resume_position(events)
         await bridge.run(stop_when_quiet_for=QUIET_SECONDS)
         return bridge.counts
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -41,16 +40,19 @@ from contracts.provisioning import (
 )
 from emulators.salesforce import ORDER_PROVISION_CHANNEL, SalesforceEmulatorControl
 from emulators.salesforce.control import pubsub_replay_id
-from integrations.config import DatabaseSettings, EventTransport, PlatformEventSettings, ReplayMode
+from integrations.config import DatabaseSettings, EventTransport, ReplayMode
 from integrations.intake_status import INTAKE_STATUS
 from integrations.metrics import process_exposition
 from integrations.replay_store import replay_key
-from starters.bridge.event_bridge import EventBridge, opened_bridge
+from starters.bridge.event_bridge import EventBridge
 from starters.bridge.intake import IntakeOutcome
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from tests.conftest import TEST_REDIS_URL
+from tests.support.background import running_in_background
+from tests.support.bridges import positioned_bridge
+from tests.support.json_log import log_lines
 from tests.support.polling import wait_until
 from tests.support.replay_ids import event_number, stored_event_number
 from tests.support.tcp_proxy import running_tcp_proxy
@@ -140,14 +142,11 @@ class Bridges:
         replay: ReplayMode = ReplayMode.ALL,
     ) -> AsyncIterator[BridgeRun]:
         """A bridge running in the background for the duration of the block."""
-        async with self._opened(client or self.client, redis_url, replay) as run:
-            task = asyncio.create_task(run.bridge.run(), name="bridge")
-            try:
-                yield run
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        async with (
+            self._opened(client or self.client, redis_url, replay) as run,
+            running_in_background(run.bridge.run()),
+        ):
+            yield run
 
     async def replay_all_retained(self) -> BridgeRun:
         """A second bridge with no stored id and SF_EVENTS_REPLAY=ALL, until Salesforce has
@@ -160,20 +159,17 @@ class Bridges:
     async def _opened(
         self, client: Client, redis_url: str | None, replay: ReplayMode
     ) -> AsyncIterator[BridgeRun]:
-        events = PlatformEventSettings(
-            events_enabled=True, events_replay=replay, events_transport=self.transport
-        )
         handled: list[int] = []
-        async with opened_bridge(
+        async with positioned_bridge(
             client,
             task_queue=self.task_queue,
-            salesforce=self.vendors.salesforce_settings,
-            events=events,
-            redis_url=redis_url,
+            vendors=self.vendors,
             database=self.database,
+            transport=self.transport,
+            replay=replay,
+            redis_url=redis_url,
             on_event=lambda event, _outcome: handled.append(event_number(event.replay_id)),
         ) as bridge:
-            await bridge.resume_position(events)
             yield BridgeRun(bridge, handled)
 
 
@@ -303,11 +299,6 @@ async def current_run_ids(client: Client, orders: list[SampleOrder]) -> list[str
 
 def whmcs_order_counts(vendors: LocalVendors, orders: list[SampleOrder]) -> list[int]:
     return [len(vendors.whmcs.orders(order.whmcs_client_id)) for order in orders]
-
-
-def log_lines(json_log: io.StringIO, message_start: str) -> list[dict[str, Any]]:
-    lines = (json.loads(line) for line in json_log.getvalue().splitlines())
-    return [line for line in lines if str(line.get("event", "")).startswith(message_start)]
 
 
 @ON_BOTH_TRANSPORTS

@@ -11,13 +11,12 @@ acknowledged position is `bridge.position`, so they never touch the live bridge'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -32,19 +31,19 @@ from contracts.provisioning import provision_workflow_id
 from integrations.config import (
     DatabaseSettings,
     EventTransport,
-    PlatformEventSettings,
-    ReplayMode,
 )
 from integrations.database import open_pool
 from integrations.metrics import process_exposition
 from integrations.rejected_events import RejectedEvents
 from integrations.salesforce.streaming import PlatformEvent
-from starters.bridge.event_bridge import EventBridge, opened_bridge
+from starters.bridge.event_bridge import EventBridge
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake
 from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from tests.conftest import TEST_REDIS_URL
+from tests.support.background import running_in_background
+from tests.support.bridges import positioned_bridge
 from tests.support.polling import wait_until
 from tests.support.tcp_proxy import running_tcp_proxy
 from workers.dependencies import Integrations
@@ -60,7 +59,7 @@ ORDER_CHANNEL = "/event/OrderProvisionRequested__e"
 @dataclass
 class BridgeRun:
     bridge: EventBridge
-    handled: list[int | bytes] = field(default_factory=list)
+    handled: list[int | bytes]
 
 
 @pytest.fixture
@@ -102,27 +101,19 @@ async def running_bridge(
 ) -> AsyncIterator[BridgeRun]:
     """A bridge replaying every retained event, then live, in the background (on CometD by
     default: the parked payloads are then the JSON the control API published)."""
-    events = PlatformEventSettings(
-        events_enabled=True, events_replay=ReplayMode.ALL, events_transport=transport
-    )
-    async with opened_bridge(
-        dev_env.client,
-        task_queue=task_queue,
-        salesforce=vendors.salesforce_settings,
-        events=events,
-        redis_url=None,
-        database=database,
-        on_event=lambda event, _outcome: run.handled.append(event.replay_id),
-    ) as bridge:
-        run = BridgeRun(bridge)
-        await bridge.resume_position(events)
-        task = asyncio.create_task(bridge.run(), name="bridge")
-        try:
-            yield run
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    handled: list[int | bytes] = []
+    async with (
+        positioned_bridge(
+            dev_env.client,
+            task_queue=task_queue,
+            vendors=vendors,
+            database=database,
+            transport=transport,
+            on_event=lambda event, _outcome: handled.append(event.replay_id),
+        ) as bridge,
+        running_in_background(bridge.run()),
+    ):
+        yield BridgeRun(bridge, handled)
 
 
 async def portalctl(*args: str) -> Result:

@@ -18,11 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.provisioning import ProvisionOutcome, provision_workflow_id
 from integrations import tracing
-from integrations.config import DatabaseSettings, PlatformEventSettings, ReplayMode
+from integrations.config import DatabaseSettings
 from integrations.temporal import connect
-from starters.bridge.event_bridge import opened_bridge
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
+from tests.support.bridges import positioned_bridge
 from tests.support.temporal import deployment_for
 from workers.dependencies import Integrations
 from workers.worker import running_workers
@@ -103,17 +103,10 @@ async def traced_order(
         vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
     )
     vendors.salesforce.approve_order(order.order_id)
-    events = PlatformEventSettings(events_enabled=True, events_replay=ReplayMode.ALL)
     async with running_workers(client, task_queue, integrations, deployment_for(task_queue)):
-        async with opened_bridge(
-            client,
-            task_queue=task_queue,
-            salesforce=vendors.salesforce_settings,
-            events=events,
-            redis_url=None,
-            database=database,
+        async with positioned_bridge(
+            client, task_queue=task_queue, vendors=vendors, database=database
         ) as bridge:
-            await bridge.resume_position(events)
             await bridge.run(stop_when_quiet_for=QUIET_SECONDS)
         handle = client.get_workflow_handle_for(
             ProvisionOrder.run, provision_workflow_id(order.order_id)

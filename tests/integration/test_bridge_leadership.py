@@ -6,7 +6,6 @@ Redis answers it claims the lease and begins a fenced term."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,6 +18,7 @@ from integrations.leader_lease import Fence, LeaderLease, holder_id
 from integrations.redis_connection import redis_client
 from starters.bridge.leadership import Leadership, Role, lease_key
 from tests.conftest import TEST_REDIS_URL
+from tests.support.background import running_in_background
 from tests.support.polling import wait_until
 from tests.support.tcp_proxy import TcpProxy, running_tcp_proxy
 
@@ -55,12 +55,6 @@ class Terms:
         await asyncio.Event().wait()
 
 
-async def stopped(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 @pytest.fixture
 async def through_proxy(proxy: TcpProxy) -> AsyncIterator[Redis]:
     database = TEST_REDIS_URL.rsplit("/", 1)[1]
@@ -68,26 +62,25 @@ async def through_proxy(proxy: TcpProxy) -> AsyncIterator[Redis]:
         yield redis
 
 
+@pytest.fixture
+def leadership(through_proxy: Redis, channel: str) -> Leadership:
+    """The leadership under test: a bridge's, reaching Redis through the proxy."""
+    lease = LeaderLease(through_proxy, lease_key(channel), holder_id(), SETTINGS.ttl)
+    return Leadership(lease, channel, SETTINGS)
+
+
 async def test_stands_by_while_another_leads_and_takes_over_when_it_lets_go(
-    redis: Redis, through_proxy: Redis, channel: str
+    redis: Redis, leadership: Leadership, channel: str
 ) -> None:
     other = LeaderLease(redis, lease_key(channel), holder_id(), SETTINGS.ttl)
     held = await other.acquire()
     assert held is not None
-    leadership = Leadership(
-        LeaderLease(through_proxy, lease_key(channel), holder_id(), SETTINGS.ttl),
-        channel,
-        SETTINGS,
-    )
     terms = Terms()
-    running = asyncio.create_task(leadership.run(terms.lead))
-    try:
+    async with running_in_background(leadership.run(terms.lead)):
         await asyncio.sleep(SETTINGS.renew_interval.total_seconds() * 3)
         standing_by = (leadership.role, len(terms.fences))
         await other.release(held)
         await wait_until(lambda: len(terms.fences) == 1, "it leads")
-    finally:
-        await stopped(running)
 
     assert standing_by == (Role.STANDBY, 0)
     (fence,) = terms.fences
@@ -96,24 +89,16 @@ async def test_stands_by_while_another_leads_and_takes_over_when_it_lets_go(
 
 
 async def test_without_redis_it_leads_unfenced_then_claims_the_lease(
-    through_proxy: Redis, proxy: TcpProxy, channel: str, redis: Redis
+    leadership: Leadership, proxy: TcpProxy, channel: str, redis: Redis
 ) -> None:
     await proxy.stop()
-    leadership = Leadership(
-        LeaderLease(through_proxy, lease_key(channel), holder_id(), SETTINGS.ttl),
-        channel,
-        SETTINGS,
-    )
     terms = Terms()
-    running = asyncio.create_task(leadership.run(terms.lead))
-    try:
+    async with running_in_background(leadership.run(terms.lead)):
         await wait_until(lambda: len(terms.fences) == 1, "it leads without Redis")
         role_without_redis = leadership.role
         await proxy.start()
         await wait_until(lambda: len(terms.fences) == 2, "it claims the lease")
         stored = await redis.get(lease_key(channel))
-    finally:
-        await stopped(running)
 
     unfenced, fenced = terms.fences
     assert role_without_redis is Role.LEADER
