@@ -35,7 +35,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 import structlog
@@ -101,26 +101,54 @@ class PlatformEventTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _SessionLostError(Exception):
-    """The CometD client has to start again from a handshake."""
+class SubscriptionLostError(Exception):
+    """A transport subscribes again from `replay_from()`: `recovery` is the line it logs,
+    `retry_at_once` whether its first try goes without waiting."""
 
-    recovery = "cometd session lost, handshaking again"
-
-
-class _UnknownClientError(_SessionLostError):
-    recovery = "salesforce forgot the cometd client, handshaking again"
+    recovery: ClassVar[str]
+    retry_at_once: ClassVar[bool] = False
 
 
-class _AuthenticationInvalidError(_SessionLostError):
+class AuthenticationInvalidError(SubscriptionLostError):
+    """Salesforce rejected the session's token: log in again, at once."""
+
     recovery = "salesforce session invalid, logging in again"
+    retry_at_once = True
 
     def __init__(self, token: SalesforceToken, reason: str) -> None:
         super().__init__(reason)
         self.token = token
 
 
+async def recover_subscription(
+    auth: SalesforceAuth, lost_in_a_row: list[SubscriptionLostError], logger: Any
+) -> None:
+    """Log the recovery, log out a rejected token, and wait if the failures go on; a fresh
+    session rejected again is a `StreamingError`."""
+    lost, attempt = lost_in_a_row[-1], len(lost_in_a_row)
+    delay = 0.0 if lost.retry_at_once and attempt == 1 else _backoff_seconds(attempt)
+    logger.warning(lost.recovery, reason=str(lost), attempt=attempt, retry_in_seconds=delay)
+    if isinstance(lost, AuthenticationInvalidError):
+        if attempt > 1 and isinstance(lost_in_a_row[-2], AuthenticationInvalidError):
+            raise StreamingError(f"Salesforce rejected a fresh session: {lost}")
+        auth.invalidate(lost.token)
+    await asyncio.sleep(delay)
+
+
+class _SessionLostError(SubscriptionLostError):
+    """The CometD client has to start again from a handshake."""
+
+    recovery = "cometd session lost, handshaking again"
+    retry_at_once = True
+
+
+class _UnknownClientError(_SessionLostError):
+    recovery = "salesforce forgot the cometd client, handshaking again"
+
+
 class _UnavailableError(_SessionLostError):
     recovery = "salesforce streaming unavailable, retrying"
+    retry_at_once = False
 
 
 @dataclass(frozen=True)
@@ -168,16 +196,16 @@ class CometdTransport:
         self, channel: str, replay_from: Callable[[], ReplayPosition]
     ) -> AsyncIterator[list[PlatformEvent]]:
         session: _Session | None = None
-        lost_in_a_row: list[_SessionLostError] = []
+        lost_in_a_row: list[SubscriptionLostError] = []
         while True:
             try:
                 if session is None:
                     session = await self._start_session(channel, _cometd_replay_id(replay_from()))
                 batch = await self._connect(session, channel)
-            except _SessionLostError as lost:
+            except SubscriptionLostError as lost:
                 session = None
                 lost_in_a_row.append(lost)
-                await self._recover(lost_in_a_row)
+                await recover_subscription(self._auth, lost_in_a_row, log)
                 continue
             lost_in_a_row.clear()
             yield batch
@@ -194,7 +222,7 @@ class CometdTransport:
         """Disconnect the CometD client (best effort) and close the HTTP connections."""
         session, self._session = self._session, None
         if session is not None:
-            with contextlib.suppress(_SessionLostError, StreamingError):
+            with contextlib.suppress(SubscriptionLostError, StreamingError):
                 message = {"channel": "/meta/disconnect", "clientId": session.client_id}
                 await self._exchange(session.token, [message])
         await self._http.aclose()
@@ -269,7 +297,7 @@ class CometdTransport:
         except httpx.TransportError as error:
             raise _UnavailableError(f"{type(error).__name__} {error}".strip()) from None
         if response.status_code == 401:
-            raise _AuthenticationInvalidError(token, "HTTP 401")
+            raise AuthenticationInvalidError(token, "HTTP 401")
         if response.status_code >= 500 or response.status_code == 429:
             raise _UnavailableError(f"HTTP {response.status_code}")
         if response.status_code != 200:
@@ -281,18 +309,6 @@ class CometdTransport:
         if not isinstance(answer, list):
             raise _UnavailableError("the answer is not a Bayeux message array")
         return [message for message in answer if isinstance(message, dict)]
-
-    async def _recover(self, lost_in_a_row: list[_SessionLostError]) -> None:
-        """Log the recovery, log out a rejected token, and wait if the failures go on."""
-        lost, attempt = lost_in_a_row[-1], len(lost_in_a_row)
-        first_try_is_immediate = not isinstance(lost, _UnavailableError) and attempt == 1
-        delay = 0.0 if first_try_is_immediate else _backoff_seconds(attempt)
-        log.warning(lost.recovery, reason=str(lost), attempt=attempt, retry_in_seconds=delay)
-        if isinstance(lost, _AuthenticationInvalidError):
-            if attempt > 1 and isinstance(lost_in_a_row[-2], _AuthenticationInvalidError):
-                raise StreamingError(f"Salesforce rejected a fresh session: {lost}")
-            self._auth.invalidate(lost.token)
-        await asyncio.sleep(delay)
 
 
 def _cometd_replay_id(position: ReplayPosition) -> int:
@@ -325,7 +341,7 @@ def _failure(token: SalesforceToken, reply: Message) -> Exception:
     error = str(reply.get("error") or "no error given")
     failure_reason = _failure_reason(reply)
     if error.startswith("401") or failure_reason.startswith("401"):
-        return _AuthenticationInvalidError(token, failure_reason or error)
+        return AuthenticationInvalidError(token, failure_reason or error)
     advice = reply.get("advice")
     reconnect = advice.get("reconnect") if isinstance(advice, dict) else None
     if error.startswith("403::Unknown client") or reconnect == "handshake":

@@ -49,10 +49,13 @@ from integrations.salesforce.pubsub.avro_payload import (
     decode,
 )
 from integrations.salesforce.streaming import (
+    AuthenticationInvalidError,
     InvalidReplayIdError,
     PlatformEvent,
     ReplayPosition,
     StreamingError,
+    SubscriptionLostError,
+    recover_subscription,
 )
 
 log = structlog.get_logger(__name__)
@@ -60,8 +63,6 @@ log = structlog.get_logger(__name__)
 REPLAY_NEW = -1
 REPLAY_ALL = -2
 REPLAY_ID_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
-INITIAL_BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
 _RETRYABLE = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -74,16 +75,8 @@ _RETRYABLE = frozenset(
 )
 
 
-class _StreamLostError(Exception):
+class _StreamLostError(SubscriptionLostError):
     recovery = "pubsub stream closed, subscribing again"
-
-
-class _AuthenticationInvalidError(_StreamLostError):
-    recovery = "salesforce session invalid, logging in again"
-
-    def __init__(self, token: SalesforceToken, reason: str) -> None:
-        super().__init__(reason)
-        self.token = token
 
 
 @dataclass
@@ -115,15 +108,15 @@ class PubSubTransport:
     async def batches(
         self, channel: str, replay_from: Callable[[], ReplayPosition]
     ) -> AsyncGenerator[list[PlatformEvent]]:
-        lost_in_a_row: list[_StreamLostError] = []
+        lost_in_a_row: list[SubscriptionLostError] = []
         while True:
             try:
                 async for batch in self._subscription(channel, replay_from()):
                     lost_in_a_row.clear()
                     yield batch
-            except _StreamLostError as lost:
+            except SubscriptionLostError as lost:
                 lost_in_a_row.append(lost)
-                await self._recover(lost_in_a_row)
+                await recover_subscription(self._auth, lost_in_a_row, log)
 
     async def check_subscription(self, channel: str) -> None:
         """GetTopic: the topic exists and this user may subscribe (`portalctl preflight`)."""
@@ -208,18 +201,6 @@ class PubSubTransport:
         except TransientError as error:
             raise _StreamLostError(f"login: {error}") from None
 
-    async def _recover(self, lost_in_a_row: list[_StreamLostError]) -> None:
-        """Log the recovery, log out a rejected token, and wait if the failures go on."""
-        lost, attempt = lost_in_a_row[-1], len(lost_in_a_row)
-        authentication = isinstance(lost, _AuthenticationInvalidError)
-        delay = 0.0 if authentication and attempt == 1 else _backoff_seconds(attempt)
-        log.warning(lost.recovery, reason=str(lost), attempt=attempt, retry_in_seconds=delay)
-        if isinstance(lost, _AuthenticationInvalidError):
-            if attempt > 1 and isinstance(lost_in_a_row[-2], _AuthenticationInvalidError):
-                raise StreamingError(f"Salesforce rejected a fresh session: {lost}")
-            self._auth.invalidate(lost.token)
-        await asyncio.sleep(delay)
-
 
 def _first_request(channel: str, position: ReplayPosition, batch_size: int) -> api.FetchRequest:
     if isinstance(position, bytes):
@@ -255,7 +236,7 @@ def _classified(
 ) -> Exception:
     code = error.code()
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return _AuthenticationInvalidError(token, _describe(error))
+        return AuthenticationInvalidError(token, _describe(error))
     if _error_code(error) == REPLAY_ID_CORRUPTED and isinstance(position, bytes):
         return InvalidReplayIdError(position, _describe(error))
     if code in _RETRYABLE:
@@ -274,7 +255,3 @@ def _describe(error: grpc.aio.AioRpcError) -> str:
     described = f"{error.code().name}: {error.details()}"
     error_code = _error_code(error)
     return f"{described} ({error_code})" if error_code else described
-
-
-def _backoff_seconds(attempt: int) -> float:
-    return float(min(INITIAL_BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
