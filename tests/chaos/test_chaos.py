@@ -40,6 +40,7 @@ from starters.demo.portal_processes import PortalProcess, portal_processes
 from starters.demo.redis_server import RedisServer, running_redis_server
 from tests.support.bridges import positioned_bridge
 from tests.support.polling import wait_until
+from tests.support.process_environment import portal_environment
 from tests.support.replay_ids import event_number, stored_event_number
 from workers.dependencies import Integrations
 
@@ -105,16 +106,12 @@ def process_environment(
     transport: EventTransport,
 ) -> dict[str, str]:
     return {
-        **vendors.environment(),
+        **portal_environment(dev_env, task_queue, vendors, database, redis.url),
         "SF_EVENTS_TRANSPORT": transport.value,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
         # A Worker Deployment of this run's own, one build for every worker (re)start: a
         # commit to the checkout meanwhile must not make the restarted worker another build.
         "TEMPORAL_DEPLOYMENT_NAME": f"chaos-{task_queue}",
         "TEMPORAL_WORKER_BUILD_ID": "chaos",
-        "DATABASE_URL": database.url,
-        "REDIS_URL": redis.url,
         "SF_TIMEOUT": str(CLIENT_TIMEOUT_MS),
         "WHMCS_TIMEOUT": str(CLIENT_TIMEOUT_MS),
         "SF_EVENTS_REPLAY": "ALL",

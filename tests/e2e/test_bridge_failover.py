@@ -37,6 +37,7 @@ from starters.demo.local_services import free_port
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
 from starters.demo.redis_server import RedisServer, running_redis_server
+from tests.support.process_environment import portal_environment
 from tests.support.replay_ids import stored_event_number
 from tests.support.tcp_proxy import TcpProxy, running_tcp_proxy
 from workers.dependencies import Integrations
@@ -156,11 +157,7 @@ def environment(
 ) -> dict[str, str]:
     vendors.salesforce.set_connect_hold(0.5)
     return {
-        **vendors.environment(),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "DATABASE_URL": database.url,
-        "REDIS_URL": redis_server.url,
+        **portal_environment(dev_env, task_queue, vendors, database, redis_server.url),
         "SF_EVENTS_ENABLED": "true",
         "SF_EVENTS_REPLAY": "LATEST",
     }

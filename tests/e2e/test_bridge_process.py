@@ -20,6 +20,7 @@ from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
 from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.polling import wait_until
+from tests.support.process_environment import portal_environment
 from tests.support.replay_ids import stored_event_number
 from workers.dependencies import Integrations
 
@@ -51,11 +52,7 @@ async def test_portalctl_bridge_survives_a_binary_replay_id_with_one_line_and_mi
         async with Redis.from_url(redis_server.url) as redis:
             await redis.set(REPLAY_KEY, BINARY_VALUE)
             environment = {
-                **vendors.environment(),
-                "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-                "TEMPORAL_TASK_QUEUE": task_queue,
-                "DATABASE_URL": database.url,
-                "REDIS_URL": redis_server.url,
+                **portal_environment(dev_env, task_queue, vendors, database, redis_server.url),
                 "SF_EVENTS_ENABLED": "true",
                 "SF_EVENTS_REPLAY": "LATEST",
             }

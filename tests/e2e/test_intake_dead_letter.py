@@ -45,6 +45,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.support.background import running_in_background
 from tests.support.bridges import positioned_bridge
 from tests.support.polling import wait_until
+from tests.support.process_environment import export, portal_environment
 from tests.support.tcp_proxy import running_tcp_proxy
 from workers.dependencies import Integrations
 
@@ -171,8 +172,7 @@ async def test_unusable_events_are_parked_once_and_listed_by_portalctl(
     assert handled_metric(IntakeOutcome.REJECTED) - rejected_before == 4
     assert handled_metric(IntakeOutcome.STARTED) - started_before == 1
 
-    for name, value in {"DATABASE_URL": database.url, "REDIS_URL": TEST_REDIS_URL}.items():
-        monkeypatch.setenv(name, value)
+    export(monkeypatch, {"DATABASE_URL": database.url, "REDIS_URL": TEST_REDIS_URL})
     listed = await portalctl("events", "rejected", "--since", "1h")
     as_json = await portalctl("events", "rejected", "--json")
     none_since = await portalctl("events", "rejected", "--since", "2999-01-01T00:00")
@@ -270,16 +270,13 @@ async def test_portalctl_events_replay_delivers_a_range_again_through_the_intake
     approved_first = vendors.salesforce.approve_order(first.order_id)
     bad = vendors.salesforce.publish_event(NO_ORDER_ID)
     vendors.salesforce.approve_order(second.order_id)
-    environment = {
-        **vendors.environment(),
-        "DATABASE_URL": database.url,
-        "REDIS_URL": TEST_REDIS_URL,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "SF_EVENTS_TRANSPORT": EventTransport.COMETD.value,  # whole-number replay ids
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    export(
+        monkeypatch,
+        {
+            **portal_environment(dev_env, task_queue, vendors, database, TEST_REDIS_URL),
+            "SF_EVENTS_TRANSPORT": EventTransport.COMETD.value,  # whole-number replay ids
+        },
+    )
 
     up_to_bad = await portalctl("events", "replay", "--from", str(approved_first), "--to", str(bad))
     assert up_to_bad.exit_code == 0, up_to_bad.output
@@ -321,15 +318,13 @@ async def test_the_pubsub_transport_parks_with_opaque_replay_ids_and_replays_the
         dev_env, task_queue, vendors, database, EventTransport.PUBSUB
     ) as live:
         await wait_until(lambda: len(live.handled) == 3, "the bridge hands over every event")
-    for name, value in {
-        **vendors.environment(),
-        "DATABASE_URL": database.url,
-        "REDIS_URL": TEST_REDIS_URL,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "SF_EVENTS_TRANSPORT": EventTransport.PUBSUB.value,
-    }.items():
-        monkeypatch.setenv(name, value)
+    export(
+        monkeypatch,
+        {
+            **portal_environment(dev_env, task_queue, vendors, database, TEST_REDIS_URL),
+            "SF_EVENTS_TRANSPORT": EventTransport.PUBSUB.value,
+        },
+    )
     no_order_id, bad_order_id, _approval = live.handled
     assert isinstance(no_order_id, bytes)
     assert isinstance(bad_order_id, bytes)

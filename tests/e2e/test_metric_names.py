@@ -26,6 +26,7 @@ from starters.demo.redis_server import running_redis_server
 from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.metric_usage import Usage, dashboard_expressions, rule_expressions, usage
 from tests.support.polling import wait_until
+from tests.support.process_environment import portal_environment
 from workers.dependencies import Integrations
 from workflows.health_check import HealthCheck
 
@@ -112,12 +113,7 @@ async def test_every_queried_metric_is_exported_with_its_labels(
     vendors.salesforce.approve_order(order.order_id)  # the bridge replays it (ALL, no replay id)
     with running_redis_server(tmp_path) as redis_server:
         environment = {
-            **vendors.environment(),
-            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-            "TEMPORAL_TASK_QUEUE": task_queue,
-            "TEMPORAL_DEPLOYMENT_NAME": f"test-{task_queue}",
-            "DATABASE_URL": database.url,
-            "REDIS_URL": redis_server.url,
+            **portal_environment(dev_env, task_queue, vendors, database, redis_server.url),
             "SF_EVENTS_REPLAY": "ALL",
             "PROVISION_RETRY_INITIAL_INTERVAL": "200ms",
             "WORKER_HTTP_PORT": str(worker_port),

@@ -31,6 +31,7 @@ from starters.demo.portal_processes import PORTALCTL, portal_processes
 from starters.demo.processes import stop_process
 from starters.rotation import rotation_status
 from tests.conftest import DATABASE_ADMIN_URL, TEST_REDIS_URL
+from tests.support.cli import run_process
 from tests.support.polling import wait_until
 from tests.support.secret_store import end_rotations, own_database
 from workflows import search_attributes
@@ -107,16 +108,7 @@ def _lines_until_ready(process: subprocess.Popen[str]) -> list[str]:
 
 
 def portalctl(environment: Mapping[str, str], *args: str) -> str:
-    completed = subprocess.run(
-        [str(PORTALCTL), *args],
-        env={**os.environ, **environment},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=START_TIMEOUT_SECONDS,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    return run_process(list(args), environment, timeout=START_TIMEOUT_SECONDS)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from starters.demo.portal_processes import (
     portal_processes,
 )
 from tests.conftest import DATABASE_ADMIN_URL, TEST_REDIS_URL
+from tests.support.process_environment import portal_environment
 
 PASSWORD = "s3cret-Passw0rd-4711"
 RETRY_DEADLINE_SECONDS = 3.0
@@ -93,11 +94,7 @@ def environment(
     dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, database: DatabaseSettings
 ) -> dict[str, str]:
     return {
-        **vendors.environment(),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "DATABASE_URL": database.url,
-        "REDIS_URL": TEST_REDIS_URL,
+        **portal_environment(dev_env, task_queue, vendors, database, TEST_REDIS_URL),
         "SF_EVENTS_ENABLED": "true",
         "STARTUP_RETRY_DEADLINE": f"{RETRY_DEADLINE_SECONDS}s",
     }

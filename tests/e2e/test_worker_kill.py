@@ -31,6 +31,7 @@ from starters.demo.portal_processes import WORKER_READY, PortalProcess
 from starters.provisioning import request_provisioning
 from starters.sim_operations import request_sim_operation
 from tests.conftest import TEST_REDIS_URL
+from tests.support.process_environment import portal_environment
 from workers.dependencies import Integrations
 from workflows.sim_account import SimAccount
 
@@ -53,12 +54,7 @@ def environment(
     dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, database: DatabaseSettings
 ) -> dict[str, str]:
     return {
-        **vendors.environment(),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "TEMPORAL_DEPLOYMENT_NAME": f"test-{task_queue}",
-        "DATABASE_URL": database.url,
-        "REDIS_URL": TEST_REDIS_URL,
+        **portal_environment(dev_env, task_queue, vendors, database, TEST_REDIS_URL),
         "FREEBIT_OPERATION_GAP": f"{OPERATION_GAP.seconds}s",
         "PROVISION_CALL_TIMEOUT": CALL_TIMEOUT,
         "PROVISION_RETRY_INITIAL_INTERVAL": "200ms",

@@ -3,10 +3,7 @@ whatever the process that starts the workflow has in its environment."""
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,10 +16,12 @@ from emulators.faults import Fault, FaultKind
 from emulators.freebit import NewSimAccount
 from integrations.config import DatabaseSettings
 from starters.demo.local_vendors import LocalVendors
-from starters.demo.portal_processes import PORTALCTL, portal_processes
+from starters.demo.portal_processes import portal_processes
 from starters.demo.sample_orders import create_sample_order
 from tests.conftest import TEST_REDIS_URL
+from tests.support.cli import run_process
 from tests.support.polling import wait_until
+from tests.support.process_environment import portal_environment
 from workers.dependencies import Integrations
 from workflows.provision_order import ProvisionOrder
 from workflows.sim_account import SimAccount
@@ -36,26 +35,7 @@ def environment(
     dev_env: WorkflowEnvironment, task_queue: str, vendors: LocalVendors, database: DatabaseSettings
 ) -> dict[str, str]:
     """What both processes share: the servers, the emulators, the task queue."""
-    return {
-        **vendors.environment(),
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "TEMPORAL_DEPLOYMENT_NAME": f"test-{task_queue}",
-        "DATABASE_URL": database.url,
-        "REDIS_URL": TEST_REDIS_URL,
-    }
-
-
-def portalctl(args: list[str], environment: Mapping[str, str]) -> None:
-    """A starter process of its own, with its own settings."""
-    completed = subprocess.run(
-        [str(PORTALCTL), *args],
-        env={**os.environ, **environment},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+    return portal_environment(dev_env, task_queue, vendors, database, TEST_REDIS_URL)
 
 
 async def test_provision_max_attempts_is_read_from_the_worker(
@@ -74,7 +54,7 @@ async def test_provision_max_attempts_is_read_from_the_worker(
     )
 
     with portal_processes(worker, tmp_path, bridge=False):
-        portalctl(["order", "start", order.order_id], starter)
+        run_process(["order", "start", order.order_id], starter)
 
         async def waits_for_retry() -> bool:
             return (await handle.query(ProvisionOrder.status)).waiting_for_retry
@@ -100,7 +80,7 @@ async def test_freebit_operation_gap_is_read_from_the_worker(
 
     with portal_processes(worker, tmp_path, bridge=False):
         for quota in (100, 200):
-            portalctl(["sim", "top-up", account, str(quota)], starter)
+            run_process(["sim", "top-up", account, str(quota)], starter)
         result = await handle.result()
         overview = await handle.query(SimAccount.overview)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 
@@ -39,3 +40,20 @@ async def start_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+def run_process(
+    args: list[str], environment: Mapping[str, str], *, timeout: float | None = None
+) -> str:
+    """`portalctl ARGS` as a process of its own, with its own settings; its output, once it
+    has succeeded."""
+    completed = subprocess.run(
+        [*PORTALCTL, *args],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
