@@ -48,12 +48,13 @@ from starters.bridge.event_bridge import EventBridge
 from starters.bridge.intake import IntakeOutcome
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.redis_server import running_redis_server
-from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
+from starters.demo.sample_orders import SampleOrder
 from tests.conftest import TEST_REDIS_URL
 from tests.support.background import running_in_background
 from tests.support.bridges import positioned_bridge
 from tests.support.json_log import log_lines
 from tests.support.polling import wait_until
+from tests.support.provisioning import unapproved_order
 from tests.support.replay_ids import event_number, stored_event_number
 from tests.support.tcp_proxy import running_tcp_proxy
 from tests.support.temporal import deployment_for
@@ -98,8 +99,6 @@ def late_worker(
         dev_env.client, task_queue, configured, deployment_for(task_queue)
     )
 
-
-UNAPPROVED = SampleOrderSpec(activation_status=None)
 
 NOT_ACKNOWLEDGED = "Temporal did not acknowledge the event; retrying, replay id not advanced"
 REPLAY_ID_NOT_RETAINED = "Replay id no longer retained by Salesforce"
@@ -235,10 +234,7 @@ def bridges(
 async def unapproved_orders(
     vendors: LocalVendors, integrations: Integrations, count: int
 ) -> list[SampleOrder]:
-    return [
-        await create_sample_order(vendors, integrations.id_mappings, UNAPPROVED)
-        for _ in range(count)
-    ]
+    return [await unapproved_order(vendors, integrations) for _ in range(count)]
 
 
 def approve(vendors: LocalVendors, orders: list[SampleOrder]) -> list[int]:

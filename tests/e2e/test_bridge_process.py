@@ -18,9 +18,9 @@ from integrations.replay_store import replay_key
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import BRIDGE_READY, PortalProcess
 from starters.demo.redis_server import running_redis_server
-from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.polling import wait_until
 from tests.support.process_environment import portal_environment
+from tests.support.provisioning import unapproved_order
 from tests.support.replay_ids import stored_event_number
 from workers.dependencies import Integrations
 
@@ -44,9 +44,7 @@ async def test_portalctl_bridge_survives_a_binary_replay_id_with_one_line_and_mi
     tmp_path: Path,
 ) -> None:
     vendors.salesforce.set_connect_hold(CONNECT_HOLD_SECONDS)
-    order = await create_sample_order(
-        vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
-    )
+    order = await unapproved_order(vendors, integrations)
     missed = vendors.salesforce.approve_order(order.order_id)  # while no bridge listened
     with running_redis_server(tmp_path) as redis_server:
         async with Redis.from_url(redis_server.url) as redis:

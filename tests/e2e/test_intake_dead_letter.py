@@ -40,12 +40,13 @@ from starters.bridge.event_bridge import EventBridge
 from starters.bridge.intake import IntakeOutcome, ProvisionIntake
 from starters.cli.app import app
 from starters.demo.local_vendors import LocalVendors
-from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
+from starters.demo.sample_orders import SampleOrder
 from tests.conftest import TEST_REDIS_URL
 from tests.support.background import running_in_background
 from tests.support.bridges import positioned_bridge
 from tests.support.polling import wait_until
 from tests.support.process_environment import export, portal_environment
+from tests.support.provisioning import unapproved_order
 from tests.support.tcp_proxy import running_tcp_proxy
 from workers.dependencies import Integrations
 
@@ -130,12 +131,6 @@ def handled_metric(outcome: IntakeOutcome) -> float:
         ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-async def unapproved_order(vendors: LocalVendors, integrations: Integrations) -> SampleOrder:
-    return await create_sample_order(
-        vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
-    )
 
 
 async def test_unusable_events_are_parked_once_and_listed_by_portalctl(

@@ -23,10 +23,10 @@ from integrations.metrics import free_loopback_port
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.portal_processes import portal_processes
 from starters.demo.redis_server import running_redis_server
-from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.metric_usage import Usage, dashboard_expressions, rule_expressions, usage
 from tests.support.polling import wait_until
 from tests.support.process_environment import portal_environment
+from tests.support.provisioning import unapproved_order
 from workers.dependencies import Integrations
 from workflows.health_check import HealthCheck
 
@@ -106,9 +106,7 @@ async def test_every_queried_metric_is_exported_with_its_labels(
     tmp_path: Path,
 ) -> None:
     worker_port, bridge_port = free_loopback_port(), free_loopback_port()
-    order = await create_sample_order(
-        vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
-    )
+    order = await unapproved_order(vendors, integrations)
     vendors.whmcs.inject(Fault(target="AddOrder", kind=FaultKind.HTTP_503))
     vendors.salesforce.approve_order(order.order_id)  # the bridge replays it (ALL, no replay id)
     with running_redis_server(tmp_path) as redis_server:

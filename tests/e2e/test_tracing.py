@@ -21,8 +21,8 @@ from integrations import tracing
 from integrations.config import DatabaseSettings
 from integrations.temporal import connect
 from starters.demo.local_vendors import LocalVendors
-from starters.demo.sample_orders import SampleOrderSpec, create_sample_order
 from tests.support.bridges import positioned_bridge
+from tests.support.provisioning import unapproved_order
 from tests.support.temporal import deployment_for
 from workers.dependencies import Integrations
 from workers.worker import running_workers
@@ -99,9 +99,7 @@ async def traced_order(
     all on a client connected after tracing started (as `portalctl` does)."""
     address = dev_env.client.service_client.config.target_host
     client = await connect(environment={"TEMPORAL_ADDRESS": address})
-    order = await create_sample_order(
-        vendors, integrations.id_mappings, SampleOrderSpec(activation_status=None)
-    )
+    order = await unapproved_order(vendors, integrations)
     vendors.salesforce.approve_order(order.order_id)
     async with running_workers(client, task_queue, integrations, deployment_for(task_queue)):
         async with positioned_bridge(

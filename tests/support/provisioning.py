@@ -28,6 +28,12 @@ async def sample_order(
     return await create_sample_order(vendors, integrations.id_mappings, spec or SampleOrderSpec())
 
 
+async def unapproved_order(vendors: LocalVendors, integrations: Integrations) -> SampleOrder:
+    """An order not yet approved: approving it in Salesforce publishes the event the bridge
+    hands over."""
+    return await sample_order(vendors, integrations, SampleOrderSpec(activation_status=None))
+
+
 async def wait_for_failure(env: WorkflowEnvironment, handle: Handle) -> ProvisionStatus:
     """Poll the status query until the workflow waits for a manual retry.
 
