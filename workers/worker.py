@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -38,6 +39,10 @@ async def running_workers(
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
     queues = TaskQueues.for_base(task_queue)
+    # A finalizer that imports (a ResourceWarning's `warnings`) while the sandbox imports the
+    # workflows to validate them fails that import with KeyError(<thread id>) before Python
+    # 3.12 (temporalio/sdk-python#585): collect the garbage first.
+    gc.collect()
     with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as threads:
         options = options_by_queue(integrations, threads)
         workers = [
