@@ -400,7 +400,8 @@ class ProvisionOrder:
         self, outcome: ProvisionOutcome, activation_status: str, reason: str | None = None
     ) -> ProvisionOrderResult:
         self._set_activation_status(activation_status, *self._known_ids())
-        self._update_memo()
+        failed = outcome is ProvisionOutcome.FAILED
+        self._update_memo(self._status.last_error if failed else None)
         self._status.current_step = None
         workflow.set_current_details(f"{outcome}" + (f": {reason}" if reason else ""))
         workflow.logger.info(

@@ -515,3 +515,5 @@ async def test_manual_retry_wait_expires_as_failed(
 
     assert result.outcome is ProvisionOutcome.FAILED
     assert result.reason == "no retry within 1:00:00"
+    memo = await (await handle.describe()).memo_value(ORDER_MEMO, type_hint=OrderMemo)
+    assert memo.failure_message == "Payment method missing"  # still what `order list` shows
