@@ -101,9 +101,12 @@ def bridge() -> None:
                 await event_bridge.run()
 
         # SIGTERM (an orchestrator stopping it) as Ctrl-C: the leader releases its lease, so
-        # a standby takes over at once instead of after BRIDGE_LEASE_TTL.
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)
+        # a standby takes over at once instead of after BRIDGE_LEASE_TTL. It cancels the
+        # command itself, as Ctrl-C does: a process started with SIGINT ignored (a shell's
+        # background job) would ignore a SIGINT raised in its stead.
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         async with (
             bridge_leadership(redis.url, events.provision_event_channel, lease) as leader,
             ops.serving(client, load(DatabaseSettings), redis.url, lambda: leader.role),

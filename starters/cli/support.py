@@ -55,7 +55,7 @@ def run(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     except StartupError as error:
         typer.secho(str(error), err=True, fg=typer.colors.RED)
         raise typer.Exit(STARTUP_EXIT_CODE) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM where handled
         raise typer.Exit(130) from None
 
 
