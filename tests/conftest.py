@@ -4,6 +4,7 @@ import dataclasses
 import io
 import logging
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -35,6 +36,14 @@ DATABASE_ADMIN_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CLIENT_TIMEOUT_MS = 1000
 """Short, so that the emulators' timeout faults cost the suite little wall time."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The portalctl processes the tests start and stop with Ctrl-C (SIGINT) must take it,
+    however pytest was launched: a shell's background job ignores SIGINT, and a child would
+    inherit that; a handled signal is reset to its default for the child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -25,12 +25,6 @@ NO_OPS_ENDPOINTS = {"WORKER_HTTP_PORT": "0", "BRIDGE_HTTP_PORT": "0"}
 """The fixed default ports would clash between concurrent runs and with a real worker."""
 
 
-def _interruptible() -> None:
-    """In the child, before it runs: Ctrl-C (SIGINT) stops it, even when this process was
-    started with SIGINT ignored (a shell's background job), which a child would inherit."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class PortalProcess:
     """One `portalctl <command>` child; its output (JSON logs) is appended to `log_path`."""
 
@@ -58,7 +52,6 @@ class PortalProcess:
                 env=self._environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_interruptible,
             )
         self.starts += 1
         self._wait_until_ready(offset)
