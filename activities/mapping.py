@@ -1,18 +1,27 @@
-"""The `mapping` step: Salesforce Account -> WHMCS client, and each item -> WHMCS product."""
+"""The `mapping` step: Salesforce Account -> WHMCS client, and each item -> WHMCS product. It
+runs at the start of `map_and_create_order` (activities/whmcs.py)."""
 
 from __future__ import annotations
 
+import psycopg
 from temporalio import activity
 
-from contracts.provisioning import MAP_ORDER, MappedLine, Order, OrderItem, OrderMapping
-from integrations.errors import BusinessError
-from integrations.id_mappings import IdMappings
+from contracts.provisioning import MappedLine, Order, OrderItem, OrderMapping
+from integrations.errors import BusinessError, TransientError
+from integrations.id_mappings import IdMapping, IdMappings
 
 
 class MappingMissingError(BusinessError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("MAPPING", "Missing mappings: " + "; ".join(problems))
         self.problems = problems
+
+
+class MappingUnavailableError(TransientError):
+    """`id_mappings` could not be read: retried, and reported at `mapping` when it stays so."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__("ECONNECTION", f"PostgreSQL id_mappings: {error}")
 
 
 def _item_problem(item: OrderItem) -> str | None:
@@ -41,24 +50,22 @@ def _line(item: OrderItem) -> MappedLine:
     )
 
 
-class MappingActivities:
-    def __init__(self, id_mappings: IdMappings) -> None:
-        self._id_mappings = id_mappings
+async def map_order(id_mappings: IdMappings, order: Order) -> OrderMapping:
+    """Map the whole order or fail with one report naming every unmapped piece."""
+    client = await _client_of(id_mappings, order.account_id) if order.account_id else None
+    problems = [] if client else [f"Account {order.account_id} has no WHMCS client mapping"]
+    problems += [problem for item in order.items if (problem := _item_problem(item))]
+    if problems:
+        activity.logger.warning("Order mapping report", extra={"problems": problems})
+        raise MappingMissingError(problems)
+    assert client is not None
+    return OrderMapping(
+        whmcs_client_id=client.whmcs_client_id, lines=[_line(item) for item in order.items]
+    )
 
-    @activity.defn(name=MAP_ORDER.name)
-    async def map_order(self, order: Order) -> OrderMapping:
-        """Map the whole order or fail with one report naming every unmapped piece."""
-        client = (
-            await self._id_mappings.find_by_sf_account(order.account_id)
-            if order.account_id
-            else None
-        )
-        problems = [] if client else [f"Account {order.account_id} has no WHMCS client mapping"]
-        problems += [problem for item in order.items if (problem := _item_problem(item))]
-        if problems:
-            activity.logger.warning("Order mapping report", extra={"problems": problems})
-            raise MappingMissingError(problems)
-        assert client is not None
-        return OrderMapping(
-            whmcs_client_id=client.whmcs_client_id, lines=[_line(item) for item in order.items]
-        )
+
+async def _client_of(id_mappings: IdMappings, sf_account_id: str) -> IdMapping | None:
+    try:
+        return await id_mappings.find_by_sf_account(sf_account_id)
+    except psycopg.Error as error:
+        raise MappingUnavailableError(error) from error

@@ -1,5 +1,6 @@
-"""WHMCS activities: product check, payment-method gate, exactly-once order creation,
-acceptance.
+"""WHMCS activities: mapping, product check, payment-method gate, exactly-once order
+creation (one activity: a checkpoint between these reads and the create buys nothing, as the
+create is idempotent by its journal), and acceptance.
 
 AddOrder takes no idempotency key, so every AddOrder is journaled (PostgreSQL) before it is
 sent. An attempt that finds an earlier one `sent` with an unknown outcome (a timeout, a
@@ -17,16 +18,21 @@ from datetime import UTC, datetime, timedelta
 from cachetools import TTLCache
 from temporalio import activity
 
+from activities.mapping import map_order
 from contracts.provisioning import (
     ACCEPT_ORDER,
-    CREATE_PAYABLE_ORDER,
+    MAP_AND_CREATE_ORDER,
     AcceptOrderRequest,
     AddOrderResult,
+    CreatedWhmcsOrder,
     CreateOrderRequest,
+    MapAndCreateRequest,
     OrderLine,
+    services_by_item,
 )
 from integrations.config import OrderMarker, WhmcsSettings
 from integrations.errors import BusinessError, IntegrationError, TransientError
+from integrations.id_mappings import IdMappings
 from integrations.operation_journal import CallState
 from integrations.whmcs.client import OrderNotPendingError, WhmcsClient
 from integrations.whmcs.models import AddOrderRequest, WhmcsProduct
@@ -71,17 +77,43 @@ def order_marker(sf_order_id: str) -> str:
 
 class WhmcsActivities:
     def __init__(
-        self, client: WhmcsClient, journal: WhmcsOrderJournal, settings: WhmcsSettings
+        self,
+        client: WhmcsClient,
+        journal: WhmcsOrderJournal,
+        settings: WhmcsSettings,
+        id_mappings: IdMappings,
     ) -> None:
         self._client = client
         self._journal = journal
         self._settings = settings
+        self._id_mappings = id_mappings
         self._product_cache: TTLCache[int, WhmcsProduct] = TTLCache(
             maxsize=PRODUCT_CACHE_SIZE, ttl=PRODUCT_CACHE_TTL.total_seconds()
         )
 
-    @activity.defn(name=CREATE_PAYABLE_ORDER.name)
-    async def create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
+    @activity.defn(name=MAP_AND_CREATE_ORDER.name)
+    async def map_and_create_order(self, request: MapAndCreateRequest) -> CreatedWhmcsOrder:
+        """The order mapped to a WHMCS client and products, then created and payable; each
+        item's WHMCS services."""
+        mapping = await map_order(self._id_mappings, request.order)
+        created = await self._create_payable_order(
+            CreateOrderRequest(
+                sf_order_id=request.sf_order_id,
+                client_id=mapping.whmcs_client_id,
+                lines=list(mapping.lines),
+            )
+        )
+        try:
+            services = services_by_item(mapping.lines, created.service_ids)
+        except ValueError as mismatch:
+            raise BusinessError("WHMCS", f"WHMCS order {created.order_id}: {mismatch}") from None
+        return CreatedWhmcsOrder(
+            whmcs_client_id=mapping.whmcs_client_id,
+            order_id=created.order_id,
+            service_ids_by_item=services,
+        )
+
+    async def _create_payable_order(self, request: CreateOrderRequest) -> AddOrderResult:
         """The payment-method gate, then AddOrder unless an earlier attempt created the order
         (then that order is returned). The gate is a read, so retrying both is safe."""
         await self._check_products(request.lines)

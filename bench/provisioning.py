@@ -43,7 +43,6 @@ from pathlib import Path
 
 import psutil
 
-from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from bench.conditions import machine_conditions
@@ -51,9 +50,8 @@ from bench.stack import PROJECT_ROOT, Stack, running_stack
 from contracts.provisioning import (
     AcceptOrderRequest,
     ActivationSuccess,
-    CreateOrderRequest,
+    MapAndCreateRequest,
     OrderRef,
-    services_by_item,
 )
 from integrations.config import EventTransport, LoggingSettings
 from integrations.logging import configure_logging
@@ -404,9 +402,11 @@ def _direct_provisioning(
 ) -> Callable[[str], Awaitable[None]]:
     salesforce = SalesforceActivities(integrations.salesforce)
     whmcs = WhmcsActivities(
-        integrations.whmcs, integrations.whmcs_orders, integrations.whmcs_settings
+        integrations.whmcs,
+        integrations.whmcs_orders,
+        integrations.whmcs_settings,
+        integrations.id_mappings,
     )
-    mapping = MappingActivities(integrations.id_mappings)
     loop = asyncio.get_running_loop()
 
     async def provision(order_id: str) -> None:
@@ -414,17 +414,14 @@ def _direct_provisioning(
         order = await loop.run_in_executor(threads, salesforce.load_order, ref)
         if order.has_last_error:
             await loop.run_in_executor(threads, salesforce.mark_order_activating, ref)
-        mapped = await mapping.map_order(order)
-        created = await whmcs.create_payable_order(
-            CreateOrderRequest(
-                sf_order_id=order_id, client_id=mapped.whmcs_client_id, lines=list(mapped.lines)
-            )
+        created = await whmcs.map_and_create_order(
+            MapAndCreateRequest(sf_order_id=order_id, order=order)
         )
         await whmcs.accept_order(AcceptOrderRequest(order_id=created.order_id))
         success = ActivationSuccess(
             order_id=order_id,
             whmcs_order_id=created.order_id,
-            service_ids_by_item=services_by_item(mapped.lines, created.service_ids),
+            service_ids_by_item=created.service_ids_by_item,
         )
         await loop.run_in_executor(threads, salesforce.mark_order_activated, success)
 

@@ -224,6 +224,18 @@ class CreateOrderRequest(BaseModel):
     lines: list[OrderLine]
 
 
+class MapAndCreateRequest(BaseModel):
+    sf_order_id: str
+    """The journal's key for this order's AddOrder: the id the workflow was started for."""
+    order: Order
+
+
+class CreatedWhmcsOrder(BaseModel):
+    whmcs_client_id: int
+    order_id: int
+    service_ids_by_item: dict[str, list[int]]
+
+
 class AddOrderResult(BaseModel):
     """The WHMCS order and its services (`relid`s), in line order."""
 
@@ -238,19 +250,24 @@ class AcceptOrderRequest(BaseModel):
     order_id: int
 
 
+MAPPING_MISSING = "MappingMissingError"
+"""The failure type `map_and_create_order` raises when the Account has no WHMCS client mapping
+or an item no WHMCS product: a mapping error."""
+MAPPING_UNAVAILABLE = "MappingUnavailableError"
+"""The failure type `map_and_create_order` raises when `id_mappings` cannot be read."""
 PAYMENT_METHOD_MISSING = "PaymentMethodMissingError"
-"""The failure type `create_payable_order` raises when the client has no payment method."""
+"""The failure type `map_and_create_order` raises when the client has no payment method."""
 PRODUCT_NOT_ORDERABLE = "ProductNotOrderableError"
-"""The failure type `create_payable_order` raises, before AddOrder, when WHMCS has no such
+"""The failure type `map_and_create_order` raises, before AddOrder, when WHMCS has no such
 product or does not sell it in the mapped billing cycle: a mapping error."""
 
 PROVISIONING_POLICY = ActivityType("provisioning_policy", type(None), ProvisionPolicy)
 """Local: the worker's PROVISION_* settings, recorded in history when the order starts."""
-MAP_ORDER = ActivityType("map_order", Order, OrderMapping)
-"""Local: Salesforce Account -> WHMCS client (`id_mappings`), items -> WHMCS products."""
 LOAD_ORDER = ActivityType("load_order", OrderRef, Order)
 MARK_ORDER_ACTIVATING = ActivityType("mark_order_activating", OrderRef, type(None))
 MARK_ORDER_FAILED = ActivityType("mark_order_failed", ActivationFailure, type(None))
 MARK_ORDER_ACTIVATED = ActivityType("mark_order_activated", ActivationSuccess, type(None))
-CREATE_PAYABLE_ORDER = ActivityType("create_payable_order", CreateOrderRequest, AddOrderResult)
+MAP_AND_CREATE_ORDER = ActivityType("map_and_create_order", MapAndCreateRequest, CreatedWhmcsOrder)
+"""Local: Account -> WHMCS client (`id_mappings`) and items -> products, the products checked
+against WHMCS's catalogue, the payment-method gate, then AddOrder (journaled, exactly once)."""
 ACCEPT_ORDER = ActivityType("accept_order", AcceptOrderRequest, type(None))

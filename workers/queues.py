@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from activities.freebit import FreebitActivities
-from activities.mapping import MappingActivities
 from activities.salesforce import SalesforceActivities
 from activities.whmcs import WhmcsActivities
 from workers.dependencies import Integrations
@@ -58,10 +57,12 @@ def options_by_queue(integrations: Integrations, threads: ThreadPoolExecutor) ->
 def activities_by_queue(integrations: Integrations) -> QueueActivities:
     salesforce = SalesforceActivities(integrations.salesforce)
     whmcs = WhmcsActivities(
-        integrations.whmcs, integrations.whmcs_orders, integrations.whmcs_settings
+        integrations.whmcs,
+        integrations.whmcs_orders,
+        integrations.whmcs_settings,
+        integrations.id_mappings,
     )
     freebit = FreebitActivities(integrations.freebit, integrations.operation_journal)
-    mapping = MappingActivities(integrations.id_mappings)
     policies = integrations.policies
     health = integrations.health
     own: QueueActivities = {
@@ -70,8 +71,7 @@ def activities_by_queue(integrations: Integrations) -> QueueActivities:
             salesforce.mark_order_activating,
             salesforce.mark_order_failed,
             salesforce.mark_order_activated,
-            mapping.map_order,
-            whmcs.create_payable_order,
+            whmcs.map_and_create_order,
             whmcs.accept_order,
             health.record_health,
             policies.provisioning_policy,

@@ -4,12 +4,13 @@ result is written back to Salesforce.
 Each step is a local activity: vendor calls of a few seconds that need no task queue (their
 rate limits are shared limiters in Redis, in the clients), so a clean order runs in one
 workflow task, each step recorded as a marker with its summary. Where a checkpoint between two
-calls buys nothing they are one activity: the payment-method gate and AddOrder (the gate is a
-read, and the create is idempotent by its journal and marker, so a retry of both together is
-safe); and the first run writes no Activating status when validation read the Order Activating
-with no last error. A step that still fails after its retries is written back as
-`Activation_Status__c='Failed'` with a code and a reason; the workflow then waits, durably,
-for a manual retry, which resumes at the failed step: completed steps are never repeated.
+calls buys nothing they are one activity: the mapping, the payment-method gate and AddOrder
+(the first two are reads, and the create is idempotent by its journal and marker, so a retry
+of all three together is safe); and the first run writes no Activating status when validation
+read the Order Activating with no last error. A step that still fails after its retries is
+written back as `Activation_Status__c='Failed'` with a code and a reason; the workflow then
+waits, durably, for a manual retry, which resumes at the failed step: completed steps are never
+repeated.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ with workflow.unsafe.imports_passed_through():
     from contracts.activity_type import ActivityType
     from contracts.provisioning import (
         ACCEPT_ORDER,
-        CREATE_PAYABLE_ORDER,
         LOAD_ORDER,
-        MAP_ORDER,
+        MAP_AND_CREATE_ORDER,
+        MAPPING_MISSING,
+        MAPPING_UNAVAILABLE,
         MARK_ORDER_ACTIVATED,
         MARK_ORDER_ACTIVATING,
         MARK_ORDER_FAILED,
@@ -51,9 +53,8 @@ with workflow.unsafe.imports_passed_through():
         ActivationFailure,
         ActivationStatus,
         ActivationSuccess,
-        CreateOrderRequest,
+        MapAndCreateRequest,
         Order,
-        OrderMapping,
         OrderMemo,
         OrderRef,
         ProvisionOrderInput,
@@ -65,7 +66,6 @@ with workflow.unsafe.imports_passed_through():
         RetryAnswer,
         RetryRequest,
         StepFailure,
-        services_by_item,
     )
 
 ArgT = TypeVar("ArgT")
@@ -86,17 +86,19 @@ _STEP_DESCRIPTIONS = {
     ProvisionStep.ORDER_DETAILS: "collecting items, quantities and billing cycles",
     ProvisionStep.MAPPING: "mapping the Account to a WHMCS client and items to products",
     ProvisionStep.PAYMENT_METHOD: "checking the WHMCS client has a payment method",
-    ProvisionStep.WHMCS_CREATE: "creating the WHMCS order, after the payment-method gate",
+    ProvisionStep.WHMCS_CREATE: "mapping, the payment-method gate, creating the WHMCS order",
     ProvisionStep.WHMCS_ACCEPT: "accepting the WHMCS order",
     ProvisionStep.SF_SUCCESS_UPDATE: "writing Activated and the WHMCS ids to Salesforce",
 }
 
 
 _STEP_OF_FAILURE = {
+    MAPPING_MISSING: ProvisionStep.MAPPING,
+    MAPPING_UNAVAILABLE: ProvisionStep.MAPPING,
     PRODUCT_NOT_ORDERABLE: ProvisionStep.MAPPING,
     PAYMENT_METHOD_MISSING: ProvisionStep.PAYMENT_METHOD,
 }
-"""Refusals of `create_payable_order` that belong to an earlier step than whmcs_create."""
+"""Refusals of `map_and_create_order` that belong to an earlier step than whmcs_create."""
 
 
 class _NotActivatingError(Exception):
@@ -107,10 +109,6 @@ class _StepFailedError(Exception):
     def __init__(self, failure: StepFailure) -> None:
         super().__init__(f"{failure.step}: {failure.code} {failure.message}")
         self.failure = failure
-
-    @classmethod
-    def of(cls, step: ProvisionStep, code: str, message: str) -> _StepFailedError:
-        return cls(StepFailure(step=step, code=code, message=message))
 
 
 def _failure_of(
@@ -141,7 +139,6 @@ class ProvisionOrder:
         self._running = False
         self._policy = ProvisionPolicy()
         self._order: Order | None = None
-        self._mapping: OrderMapping | None = None
 
     @workflow.run
     async def run(self, input: ProvisionOrderInput) -> ProvisionOrderResult:
@@ -211,8 +208,7 @@ class ProvisionOrder:
             (ProvisionStep.VALIDATION, self._validate),
             (ProvisionStep.SF_STATUS_UPDATE, self._mark_activating),
             (ProvisionStep.ORDER_DETAILS, self._check_order_details),
-            (ProvisionStep.MAPPING, self._map_order),
-            (ProvisionStep.WHMCS_CREATE, self._create_payable_whmcs_order),
+            (ProvisionStep.WHMCS_CREATE, self._map_and_create_whmcs_order),
             (ProvisionStep.WHMCS_ACCEPT, self._accept_whmcs_order),
             (ProvisionStep.SF_SUCCESS_UPDATE, self._mark_activated),
         ]
@@ -272,16 +268,9 @@ class ProvisionOrder:
                 )
             )
 
-    async def _map_order(self) -> None:
-        self._mapping = await self._call(
-            MAP_ORDER,
-            self._loaded_order(),
-            summary="Account -> WHMCS client, items -> WHMCS products",
-        )
-
-    async def _create_payable_whmcs_order(self) -> None:
-        """The product check, the payment-method gate and AddOrder in one activity; their
-        refusals are reported at the mapping and payment_method steps."""
+    async def _map_and_create_whmcs_order(self) -> None:
+        """The mapping, the product check, the payment-method gate and AddOrder in one
+        activity; their refusals are reported at the mapping and payment_method steps."""
         try:
             await self._create_whmcs_order()
         except (ActivityError, ApplicationError) as error:
@@ -291,28 +280,19 @@ class ProvisionOrder:
             if step is not None:
                 raise _StepFailedError(_failure_of(step, error)) from error
             raise
+        self._complete(ProvisionStep.MAPPING)
         self._complete(ProvisionStep.PAYMENT_METHOD)
 
     async def _create_whmcs_order(self) -> None:
-        mapping = self._order_mapping()
+        order = self._loaded_order()
         created = await self._call(
-            CREATE_PAYABLE_ORDER,
-            CreateOrderRequest(
-                sf_order_id=self._input.order_id,
-                client_id=mapping.whmcs_client_id,
-                lines=list(mapping.lines),
-            ),
-            summary=f"GetPayMethods, then AddOrder for WHMCS client {mapping.whmcs_client_id}, "
-            f"{len(mapping.lines)} item(s)",
+            MAP_AND_CREATE_ORDER,
+            MapAndCreateRequest(sf_order_id=self._input.order_id, order=order),
+            summary=f"Account {order.account_id} -> WHMCS client, {len(order.items)} item(s) -> "
+            "products; GetPayMethods, then AddOrder",
         )
-        try:
-            services = services_by_item(mapping.lines, created.service_ids)
-        except ValueError as mismatch:
-            raise _StepFailedError.of(
-                ProvisionStep.WHMCS_CREATE, "WHMCS", f"WHMCS order {created.order_id}: {mismatch}"
-            ) from None
         self._status.whmcs_order_id = created.order_id
-        self._status.service_ids_by_item = services
+        self._status.service_ids_by_item = created.service_ids_by_item
 
     async def _accept_whmcs_order(self) -> None:
         order_id = self._whmcs_order_id()
@@ -469,10 +449,6 @@ class ProvisionOrder:
     def _loaded_order(self) -> Order:
         assert self._order is not None, "validation runs first"
         return self._order
-
-    def _order_mapping(self) -> OrderMapping:
-        assert self._mapping is not None, "mapping runs first"
-        return self._mapping
 
     def _whmcs_order_id(self) -> int:
         assert self._status.whmcs_order_id is not None, "whmcs_create runs first"

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from datetime import timedelta
 
+import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
@@ -206,7 +207,7 @@ async def test_missing_mappings_are_all_named_in_one_report(
     status = await wait_for_failure(env, await provision(order.order_id))
 
     assert status.last_error is not None
-    assert status.last_error.code == "MAPPING"
+    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.MAPPING, "MAPPING")
     message = status.last_error.message
     assert order.item_ids[0] not in message
     assert f"OrderItem {order.item_ids[1]} (Unmapped Router) has no Product2.WH_Product_ID__c" in (
@@ -246,6 +247,38 @@ async def test_a_billing_cycle_whmcs_does_not_sell_fails_at_mapping_before_add_o
     assert result.outcome is ProvisionOutcome.ACTIVATED
     [whmcs_order] = vendors.whmcs.orders(order.whmcs_client_id)
     assert [service.billing_cycle for service in whmcs_order.services] == ["annually"]
+
+
+async def test_unreadable_id_mappings_fail_at_mapping_and_a_retry_carries_on(
+    env: WorkflowEnvironment,
+    provision: Provision,
+    vendors: LocalVendors,
+    integrations: Integrations,
+    database: DatabaseSettings,
+) -> None:
+    """The lookup runs in the same activity as AddOrder, yet PostgreSQL refusing it is reported
+    at `mapping`, as the runbook says, and nothing reaches WHMCS before it is known."""
+    order = await sample_order(vendors, integrations)
+    async with await psycopg.AsyncConnection.connect(database.url, autocommit=True) as admin:
+        await admin.execute("ALTER TABLE id_mappings RENAME TO id_mappings_away")
+        try:
+            handle = await provision(order.order_id)
+            status = await wait_for_failure(env, handle)
+        finally:
+            await admin.execute("ALTER TABLE id_mappings_away RENAME TO id_mappings")
+    calls_while_failing = vendors.whmcs.call_counts()
+    await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="database back"))
+    result = await handle.result()
+
+    assert status.last_error is not None
+    assert (status.last_error.step, status.last_error.code) == (
+        ProvisionStep.MAPPING,
+        "ECONNECTION",
+    )
+    assert "PostgreSQL id_mappings" in status.last_error.message
+    assert [calls_while_failing.get(call, 0) for call in ("GetPayMethods", "AddOrder")] == [0, 0]
+    assert result.outcome is ProvisionOutcome.ACTIVATED
+    assert vendors.whmcs.call_counts()["AddOrder"] == 1
 
 
 async def test_transient_503_recovers_within_the_retry_policy(
