@@ -66,6 +66,8 @@ CLOSED = "WorkflowType = 'ProvisionOrder' AND ExecutionStatus = 'Completed'"
 SALESFORCE_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
 MEASURED_ROLES = ("temporal dev server", "portalctl worker", "portalctl bridge", "redis")
 """All processes but the emulators and the benchmark driver."""
+UNMEASURED_ROLES = ("portalctl emulators", "benchmark driver")
+"""Shown beside the total, not in it: at saturation they share the same cores."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Figures:
             "latency p99, ms": self.latency_ms[2],
             "CPU s / 100 orders, all but emulators": self.cpu_per_100_total,
             **{f"  {role}": self.cpu_per_100(role) for role in MEASURED_ROLES[:3]},
+            **{f"{role} (not in the total)": self.cpu_per_100(role) for role in UNMEASURED_ROLES},
             "worker log lines / order": self.log_lines_per_order,
             "worker RSS idle, MiB": self.idle_rss / 2**20,
             "worker RSS under load, MiB": self.saturation.peak_rss / 2**20,
