@@ -9,7 +9,7 @@ from typing import Protocol
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.provisioning import ProvisionOrderResult, ProvisionStatus
+from contracts.provisioning import ProvisionOrderResult, ProvisionStatus, ProvisionStep
 from starters.demo.local_vendors import LocalVendors
 from starters.demo.sample_orders import SampleOrder, SampleOrderSpec, create_sample_order
 from workers.dependencies import Integrations
@@ -44,3 +44,9 @@ async def wait_for_failure(env: WorkflowEnvironment, handle: Handle) -> Provisio
         if status.waiting_for_retry:
             return status
         await env.sleep(timedelta(seconds=1))
+
+
+def failed_at(status: ProvisionStatus) -> tuple[ProvisionStep, str]:
+    """The step an order failed at and its error code."""
+    assert status.last_error is not None
+    return status.last_error.step, status.last_error.code

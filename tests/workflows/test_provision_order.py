@@ -28,7 +28,7 @@ from starters.demo.sample_orders import (
     SampleOrderSpec,
     SampleProduct,
 )
-from tests.support.provisioning import Provision, sample_order, wait_for_failure
+from tests.support.provisioning import Provision, failed_at, sample_order, wait_for_failure
 from tests.support.temporal import deployment_for
 from tests.support.worker_policies import with_policies
 from workers.dependencies import Integrations
@@ -168,8 +168,7 @@ async def test_missing_payment_method_fails_with_409_then_manual_retry_resumes(
 
     status = await wait_for_failure(env, handle)
 
-    assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.PAYMENT_METHOD, "409")
+    assert failed_at(status) == (ProvisionStep.PAYMENT_METHOD, "409")
     record = order_record(vendors, order.order_id)
     assert record["Activation_Status__c"] == "Failed"
     assert record["Activation_Error_Code__c"] == "409"
@@ -206,8 +205,8 @@ async def test_missing_mappings_are_all_named_in_one_report(
 
     status = await wait_for_failure(env, await provision(order.order_id))
 
+    assert failed_at(status) == (ProvisionStep.MAPPING, "MAPPING")
     assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.MAPPING, "MAPPING")
     message = status.last_error.message
     assert order.item_ids[0] not in message
     assert f"OrderItem {order.item_ids[1]} (Unmapped Router) has no Product2.WH_Product_ID__c" in (
@@ -239,8 +238,8 @@ async def test_a_billing_cycle_whmcs_does_not_sell_fails_at_mapping_before_add_o
     await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="cycle added"))
     result = await handle.result()
 
+    assert failed_at(status) == (ProvisionStep.MAPPING, "MAPPING")
     assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.MAPPING, "MAPPING")
     assert f"product {product.id} (Router) is not sold annually (only: monthly)" in (
         status.last_error.message
     )
@@ -270,11 +269,8 @@ async def test_unreadable_id_mappings_fail_at_mapping_and_a_retry_carries_on(
     await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="database back"))
     result = await handle.result()
 
+    assert failed_at(status) == (ProvisionStep.MAPPING, "ECONNECTION")
     assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (
-        ProvisionStep.MAPPING,
-        "ECONNECTION",
-    )
     assert "PostgreSQL id_mappings" in status.last_error.message
     assert [calls_while_failing.get(call, 0) for call in ("GetPayMethods", "AddOrder")] == [0, 0]
     assert result.outcome is ProvisionOutcome.ACTIVATED
@@ -418,11 +414,7 @@ async def test_add_order_that_may_still_run_on_the_whmcs_host_is_not_sent_again(
     async with running_workers(env.client, "slow-host", slow_host, deployment_for("slow-host")):
         status = await wait_for_failure(env, await provision(order.order_id, "slow-host"))
 
-    assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (
-        ProvisionStep.WHMCS_CREATE,
-        "EPENDING",
-    )
+    assert failed_at(status) == (ProvisionStep.WHMCS_CREATE, "EPENDING")
     assert vendors.whmcs.call_counts()["AddOrder"] == 1
 
 
@@ -456,11 +448,8 @@ async def test_without_a_marker_an_ambiguous_add_order_waits_for_an_operator(
         await handle.execute_update(ProvisionOrder.request_retry, RetryRequest(reason="resolved"))
         result = await handle.result()
 
+    assert failed_at(status) == (ProvisionStep.WHMCS_CREATE, "OUTCOME_UNKNOWN")
     assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (
-        ProvisionStep.WHMCS_CREATE,
-        "OUTCOME_UNKNOWN",
-    )
     assert status.last_error.message.startswith(
         f"outcome unknown: check WHMCS orders of client {order.whmcs_client_id} since "
     )
@@ -521,8 +510,7 @@ async def test_order_not_found_fails_with_404(
 ) -> None:
     status = await wait_for_failure(env, await provision("801000000000000AAA"))
 
-    assert status.last_error is not None
-    assert (status.last_error.step, status.last_error.code) == (ProvisionStep.VALIDATION, "404")
+    assert failed_at(status) == (ProvisionStep.VALIDATION, "404")
 
 
 async def test_manual_retry_wait_expires_as_failed(
