@@ -232,6 +232,7 @@ class MapAndCreateRequest(BaseModel):
 
 class CreatedWhmcsOrder(BaseModel):
     whmcs_client_id: int
+    """The client the Account mapped to, kept in the step's marker for an operator."""
     order_id: int
     service_ids_by_item: dict[str, list[int]]
 

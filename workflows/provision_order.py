@@ -86,7 +86,7 @@ _STEP_DESCRIPTIONS = {
     ProvisionStep.ORDER_DETAILS: "collecting items, quantities and billing cycles",
     ProvisionStep.MAPPING: "mapping the Account to a WHMCS client and items to products",
     ProvisionStep.PAYMENT_METHOD: "checking the WHMCS client has a payment method",
-    ProvisionStep.WHMCS_CREATE: "mapping, the payment-method gate, creating the WHMCS order",
+    ProvisionStep.WHMCS_CREATE: "mapping, the payment-method gate, then creating the WHMCS order",
     ProvisionStep.WHMCS_ACCEPT: "accepting the WHMCS order",
     ProvisionStep.SF_SUCCESS_UPDATE: "writing Activated and the WHMCS ids to Salesforce",
 }
