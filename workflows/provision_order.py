@@ -288,8 +288,8 @@ class ProvisionOrder:
         created = await self._call(
             MAP_AND_CREATE_ORDER,
             MapAndCreateRequest(sf_order_id=self._input.order_id, order=order),
-            summary=f"Account {order.account_id} -> WHMCS client, {len(order.items)} item(s) -> "
-            "products; GetPayMethods, then AddOrder",
+            summary=f"map Account {order.account_id} and {len(order.items)} item(s), "
+            "GetPayMethods, AddOrder",
         )
         self._status.whmcs_order_id = created.order_id
         self._status.service_ids_by_item = created.service_ids_by_item

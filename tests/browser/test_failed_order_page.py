@@ -33,7 +33,7 @@ OPERATOR_COLUMNS = ("ActivationStatus", "FailedStep", "ErrorCode", "FailedAt")
 UI_LOAD_MS = 30_000
 """How long the UI may take to show what a test looks for (it queries the server first)."""
 SCREENSHOTS = os.environ.get("UI_SCREENSHOTS_DIR")
-"""Set it to keep the pages' screenshots (docs/ has one of the failed-orders list)."""
+"""Set it to keep the pages' screenshots (docs/images has them, for the runbook)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +109,27 @@ async def test_a_failed_order_page_shows_its_summary_and_why_it_waits(
     for text in (summary, waiting, f"portalctl order status {order_id}"):
         await wait_until(functools.partial(_shown, page, text), f"the page shows {text!r}")
     await _screenshot(page, "failed-order")
+
+
+async def test_a_failed_order_history_shows_each_step_with_its_summary(
+    ui: Ui, failed_order: Handle, page: Page
+) -> None:
+    """A local activity is a marker in the history, shown with its type and summary: how an
+    operator follows the steps of an order that ran in one workflow task."""
+    await page.set_viewport_size({"width": 1600, "height": 1200})
+    await page.goto(f"{ui.url}/workflows/{failed_order.id}")
+    await page.get_by_role("tab", name="Event History").click()
+
+    steps = {
+        "load_order": "read the Order with its items",
+        "map_and_create_order": "item(s), GetPayMethods, AddOrder",
+        "mark_order_failed": "Activation_Status__c = Failed (409)",
+    }
+    for activity_type, summary in steps.items():
+        marker = page.get_by_role("row").filter(has=page.get_by_text(activity_type, exact=True))
+        await expect(marker).to_contain_text("Local Activity", timeout=UI_LOAD_MS)
+        await expect(marker).to_contain_text(summary)
+    await _screenshot(page, "failed-order-history")
 
 
 async def _show_columns(page: Page, *, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
