@@ -1,13 +1,17 @@
-"""Fixtures of the integration tests of the Salesforce event transports."""
+"""Fixtures of the integration tests: the Salesforce event transports' login, and a database
+of its own for each module that tests the secret store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from integrations.config import DatabaseSettings
 from integrations.salesforce.auth import SalesforceAuth
 from starters.demo.local_vendors import LocalVendors
+from tests.conftest import DATABASE_ADMIN_URL
+from tests.support.secret_store import own_database
 
 
 @pytest.fixture
@@ -16,3 +20,10 @@ def auth(vendors: LocalVendors) -> Iterator[SalesforceAuth]:
     auth = SalesforceAuth(vendors.salesforce_settings)
     yield auth
     auth.close()
+
+
+@pytest.fixture(scope="module")
+async def store_database() -> AsyncIterator[DatabaseSettings]:
+    """A database of the module's own: the secret store's tests empty it, never the session's."""
+    async with own_database(DATABASE_ADMIN_URL) as database:
+        yield database

@@ -5,7 +5,6 @@ certificate the Connected App holds: never a fingerprint of something else."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,10 @@ from integrations.config import ConfigurationError, DatabaseSettings, Salesforce
 from integrations.salesforce.keys import generate_jwt_key_pair
 from integrations.secrets.bootstrap import SeedCredentials, bootstrap_secrets
 from integrations.secrets.store import SecretStore
-from tests.conftest import DATABASE_ADMIN_URL
-from tests.support.secret_store import empty_secret_store, own_database, secrets_settings
+from tests.support.secret_store import empty_secret_store, secrets_settings
 
 KIND = CredentialKind.SALESFORCE_JWT
 KEY = generate_jwt_key_pair("integration@portal.example")
-
-
-@pytest.fixture(scope="module")
-async def store_database() -> AsyncIterator[DatabaseSettings]:
-    async with own_database(DATABASE_ADMIN_URL) as database:
-        yield database
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ bootstrap, and the clients' cached view of the active version."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import psycopg
 import pytest
 from pydantic import SecretStr
@@ -22,22 +20,14 @@ from integrations.secrets.bootstrap import SeedCredentials, bootstrap_secrets
 from integrations.secrets.material import WhmcsApiKey
 from integrations.secrets.provider import StoredCredential
 from integrations.secrets.store import SecretStore, SecretStoreError
-from tests.conftest import DATABASE_ADMIN_URL
 from tests.support.secret_store import (
     empty_secret_store,
     new_master_key,
-    own_database,
     secrets_settings,
 )
 
 KIND = CredentialKind.FREEBIT_OEM
 PLAINTEXT = b"oem-key-that-must-never-be-stored-in-clear-7f3a"
-
-
-@pytest.fixture(scope="module")
-async def store_database() -> AsyncIterator[DatabaseSettings]:
-    async with own_database(DATABASE_ADMIN_URL) as database:
-        yield database
 
 
 @pytest.fixture
